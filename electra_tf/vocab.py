@@ -1,0 +1,56 @@
+"""WordPiece vocabulary files and the special-token ids the objective needs."""
+
+import dataclasses
+import os
+from typing import Dict
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def load_vocab(vocab_file: str) -> Dict[str, int]:
+  """Reads one token per line; the id is the line index (as BERT's `load_vocab`).
+
+  Raises:
+    FileNotFoundError: the file does not exist.
+    ValueError: the file is empty or not UTF-8.
+  """
+  if not os.path.isfile(vocab_file):
+    raise FileNotFoundError(
+        f"vocab file {vocab_file!r} does not exist; pass --vocab-file or put "
+        "vocab.txt in the data dir (the BERT uncased vocab ships as data/vocab.txt)")
+  vocab: Dict[str, int] = {}
+  try:
+    with open(vocab_file, encoding="utf-8") as f:
+      for index, line in enumerate(f):
+        token = line.strip()
+        vocab[token] = index  # a duplicated token keeps its last id, as BERT's
+  except UnicodeDecodeError as e:
+    raise ValueError(f"vocab file {vocab_file!r} is not UTF-8: {e}") from e
+  if not vocab:
+    raise ValueError(f"vocab file {vocab_file!r} is empty")
+  return vocab
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecialTokenIds:
+  """Ids of the tokens masking treats specially. BERT uncased: 0,100,101,102,103."""
+  pad: int = 0
+  unk: int = 100
+  cls: int = 101
+  sep: int = 102
+  mask: int = 103
+
+  @classmethod
+  def from_vocab(cls, vocab: Dict[str, int], vocab_file: str = "vocab") -> "SpecialTokenIds":
+    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
+    if missing:
+      raise ValueError(
+          f"{vocab_file} lacks the special tokens {missing}; ELECTRA needs a "
+          "WordPiece vocab with [PAD], [UNK], [CLS], [SEP] and [MASK] (a "
+          "SentencePiece vocab will not work, cf. original issue #8)")
+    return cls(pad=vocab["[PAD]"], unk=vocab["[UNK]"], cls=vocab["[CLS]"],
+               sep=vocab["[SEP]"], mask=vocab["[MASK]"])
+
+  @classmethod
+  def from_vocab_file(cls, vocab_file: str) -> "SpecialTokenIds":
+    return cls.from_vocab(load_vocab(vocab_file), vocab_file)

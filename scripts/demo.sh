@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up the environment if needed, then runs the end-to-end demo on the data
+# the project ships: corpus -> TFRecords -> pre-train the tiny model -> eval.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python="$(bash "$root/scripts/setup_venv.sh")"
+cd "$root"
+exec "$python" demo.py "$@"

@@ -65,14 +65,15 @@ class Embeddings(tf_keras.layers.Layer):
     self.dropout = tf_keras.layers.Dropout(config.hidden_dropout_prob)
 
   def build(self, input_shape):
-    init = truncated_normal(self.config.initializer_range)
-    self.word_embeddings = self.add_weight(
-        "word_embeddings", [self.config.vocab_size, self.width], initializer=init)
-    self.token_type_embeddings = self.add_weight(
-        "token_type_embeddings", [self.config.type_vocab_size, self.width], initializer=init)
-    self.position_embeddings = self.add_weight(
-        "position_embeddings", [self.config.max_position_embeddings, self.width],
-        initializer=init)
+    def table(name, rows):
+      # A fresh initializer per table: a reused unseeded Keras initializer
+      # returns the same values for every call.
+      return self.add_weight(name, [rows, self.width],
+                             initializer=truncated_normal(self.config.initializer_range))
+    self.word_embeddings = table("word_embeddings", self.config.vocab_size)
+    self.token_type_embeddings = table("token_type_embeddings", self.config.type_vocab_size)
+    self.position_embeddings = table("position_embeddings",
+                                     self.config.max_position_embeddings)
     super().build(input_shape)
 
   def call(self, input_ids, segment_ids, training=None):

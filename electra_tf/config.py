@@ -14,7 +14,7 @@ Transformer dimensions come from `get_bert_config` (the original's
 
 import dataclasses
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from electra_tf.hparams import ConfigError, HParams, coerce_value
 
@@ -37,6 +37,8 @@ DEBUG_MODEL = {"num_hidden_layers": 3, "hidden_size": 144,
                "intermediate_size": 144 * 4, "num_attention_heads": 4}
 
 SUPPORTED_ACTIVATIONS = ("gelu", "relu", "tanh", "linear")
+DISTRIBUTION_STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
+MIXED_PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 @dataclasses.dataclass
@@ -159,6 +161,25 @@ class PretrainingConfig(HParams):
   # (issue #41). False draws positions without replacement (the maintainers'
   # suggested fix).
   mask_positions_with_replacement: bool = True
+  # Distribution: "default" (one device), "mirrored" (local GPUs, or
+  # `devices`), "multi_worker_mirrored" (machines from TF_CONFIG) or "tpu"
+  # (implied by use_tpu, with tpu_name/tpu_zone/gcp_project).
+  distribution_strategy: str = "default"
+  devices: Optional[List[str]] = None
+  # "float32", "mixed_bfloat16" (TPU, CPU) or "mixed_float16" (GPU, dynamic
+  # loss scaling); losses are always computed in float32.
+  mixed_precision: str = "float32"
+  # XLA-compile the forward/backward pass; None = on for GPU/TPU, off on CPU.
+  jit_compile: Optional[bool] = None
+  # Split each step's batch into this many micro-batches whose gradients are
+  # summed before one update: train_batch_size stays the examples per update.
+  gradient_accumulation_steps: int = 1
+  # Seed for masking, sampling and shuffling; None = drawn once and recorded
+  # in the saved config, so a resumed run replays the same randomness.
+  seed: Optional[int] = None
+  # Warm-start weights (ours or original TF1 format) when model_dir has no
+  # checkpoint yet; optimizer slots start at zero (original issues #25, #103).
+  init_checkpoint: Optional[str] = None
 
   DERIVED = ("max_predictions_per_seq",)
 
@@ -255,6 +276,19 @@ class PretrainingConfig(HParams):
           f"{bert_config.max_position_embeddings}")
     if self.builds_small_generator:
       get_generator_config(self, bert_config).validate("generator")
+    if self.use_tpu:
+      self.distribution_strategy = "tpu"
+    if self.distribution_strategy not in DISTRIBUTION_STRATEGIES:
+      raise ConfigError(f"distribution_strategy {self.distribution_strategy!r} is not one "
+                        f"of {DISTRIBUTION_STRATEGIES}")
+    if self.mixed_precision not in MIXED_PRECISION_POLICIES:
+      raise ConfigError(f"mixed_precision {self.mixed_precision!r} is not one of "
+                        f"{MIXED_PRECISION_POLICIES}")
+    if self.gradient_accumulation_steps < 1:
+      raise ConfigError("gradient_accumulation_steps must be >= 1")
+    if self.train_batch_size % self.gradient_accumulation_steps:
+      raise ConfigError(f"train_batch_size {self.train_batch_size} is not divisible by "
+                        f"gradient_accumulation_steps {self.gradient_accumulation_steps}")
 
   @property
   def uses_discriminator(self) -> bool:

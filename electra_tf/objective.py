@@ -127,6 +127,22 @@ def num_to_predict(input_mask: tf.Tensor, mask_prob: float,
   return tf.maximum(1, tf.minimum(max_predictions_per_seq, count))
 
 
+def used_slot_counts(input_ids: tf.Tensor, input_mask: tf.Tensor, *, mask_prob: float,
+                     max_predictions_per_seq: int, special_ids: SpecialTokenIds,
+                     with_replacement: bool = True) -> tf.Tensor:
+  """int32 [B]: how many of the N prediction slots `mask` uses per example.
+
+  `num_to_predict`, except 0 without candidates and, without replacement, at
+  most the number of candidates.
+  """
+  num_candidates = tf.reduce_sum(
+      tf.cast(candidates_mask(input_ids, input_mask, special_ids), tf.int32), axis=-1)
+  count = num_to_predict(input_mask, mask_prob, max_predictions_per_seq)
+  if with_replacement:
+    return tf.where(num_candidates > 0, count, 0)
+  return tf.minimum(count, num_candidates)
+
+
 def mask(input_ids: tf.Tensor, input_mask: tf.Tensor, *, mask_prob: float,
          max_predictions_per_seq: int, special_ids: SpecialTokenIds,
          seeds: tf.Tensor, with_replacement: bool = True,
@@ -158,8 +174,9 @@ def mask(input_ids: tf.Tensor, input_mask: tf.Tensor, *, mask_prob: float,
   n = max_predictions_per_seq
   batch_size, seq_length = input_ids.shape
   candidates = candidates_mask(input_ids, input_mask, special_ids)
-  num_candidates = tf.reduce_sum(tf.cast(candidates, tf.int32), axis=-1)
-  count = num_to_predict(input_mask, mask_prob, n)
+  count = used_slot_counts(input_ids, input_mask, mask_prob=mask_prob,
+                           max_predictions_per_seq=n, special_ids=special_ids,
+                           with_replacement=with_replacement)
   if with_replacement:
     # One Gumbel-max draw per slot over uniform logits on the candidates is a
     # categorical draw, as tf.random.categorical in the original.
@@ -167,14 +184,12 @@ def mask(input_ids: tf.Tensor, input_mask: tf.Tensor, *, mask_prob: float,
     scores = tf.where(candidates[:, tf.newaxis, :], -tf.math.log(-tf.math.log(noise)),
                       -math.inf)
     positions = tf.argmax(scores, axis=-1, output_type=tf.int32)
-    count = tf.where(num_candidates > 0, count, 0)
   else:
     if n > seq_length:
       raise ValueError(f"cannot draw {n} distinct positions from length {seq_length}")
     noise = per_example_uniform(seeds, [seq_length], _STREAM_POSITIONS)
     scores = tf.where(candidates, -tf.math.log(-tf.math.log(noise)), -math.inf)
     positions = tf.math.top_k(scores, k=n, sorted=True).indices
-    count = tf.minimum(count, num_candidates)
   weights = tf.sequence_mask(count, n, dtype=tf.float32)
   weights_int = tf.cast(weights, tf.int32)
   positions *= weights_int
@@ -240,7 +255,9 @@ def replace_tokens(input_ids: tf.Tensor, masked_lm_positions: tf.Tensor,
 
 
 class SoftmaxOutput(NamedTuple):
-  loss: tf.Tensor              # float32 scalar
+  loss: tf.Tensor              # float32 scalar: loss_sum / (weight_sum + 1e-6)
+  loss_sum: tf.Tensor          # float32 scalar: sum(weights * nll)
+  weight_sum: tf.Tensor        # float32 scalar: sum(weights)
   per_example_loss: tf.Tensor  # float32 [B, N]: nll per slot
   preds: tf.Tensor             # int32 [B, N]: argmax
 
@@ -259,13 +276,17 @@ def masked_lm_loss(logits: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor) ->
   logits = tf.cast(logits, tf.float32)
   weights = tf.cast(weights, tf.float32)
   nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
-  loss = tf.reduce_sum(weights * nll) / (tf.reduce_sum(weights) + 1e-6)
+  loss_sum = tf.reduce_sum(weights * nll)
+  weight_sum = tf.reduce_sum(weights)
   preds = tf.argmax(logits, axis=-1, output_type=tf.int32)
-  return SoftmaxOutput(loss=loss, per_example_loss=nll, preds=preds)
+  return SoftmaxOutput(loss=normalise(loss_sum, weight_sum), loss_sum=loss_sum,
+                       weight_sum=weight_sum, per_example_loss=nll, preds=preds)
 
 
 class DiscriminatorOutput(NamedTuple):
-  loss: tf.Tensor              # float32 scalar
+  loss: tf.Tensor              # float32 scalar: loss_sum / (weight_sum + 1e-6)
+  loss_sum: tf.Tensor          # float32 scalar: sum of masked token losses
+  weight_sum: tf.Tensor        # float32 scalar: number of real tokens
   per_example_loss: tf.Tensor  # float32 [B]: per-sequence token mean
   probs: tf.Tensor             # float32 [B, L]
   preds: tf.Tensor             # int32 [B, L]
@@ -289,12 +310,62 @@ def discriminator_loss(logits: tf.Tensor, labels: tf.Tensor,
   losses = tf.nn.sigmoid_cross_entropy_with_logits(
       labels=tf.cast(labels, tf.float32), logits=logits) * weights
   per_example = tf.reduce_sum(losses, axis=-1) / (1e-6 + tf.reduce_sum(weights, axis=-1))
-  loss = tf.reduce_sum(losses) / (1e-6 + tf.reduce_sum(weights))
+  loss_sum, weight_sum = tf.reduce_sum(losses), tf.reduce_sum(weights)
   # The original's round((sign(x) + 1) / 2) is 1 for x > 0, 0 for x < 0 and
   # round(0.5) = 0 (half to even) at x = 0.
   preds = tf.cast(logits > 0, tf.int32)
-  return DiscriminatorOutput(loss=loss, per_example_loss=per_example,
+  return DiscriminatorOutput(loss=normalise(loss_sum, weight_sum), loss_sum=loss_sum,
+                             weight_sum=weight_sum, per_example_loss=per_example,
                              probs=tf.sigmoid(logits), preds=preds)
+
+
+def normalise(loss_sum: tf.Tensor, weight_sum: tf.Tensor) -> tf.Tensor:
+  """The original's normalisation of both losses: sum / (weights + 1e-6)."""
+  return loss_sum / (weight_sum + 1e-6)
+
+
+def loss_weight_sums(input_ids: tf.Tensor, input_mask: tf.Tensor, *, mask_prob: float,
+                     max_predictions_per_seq: int, special_ids: SpecialTokenIds,
+                     with_replacement: bool = True):
+  """The losses' denominators, computed from the inputs alone.
+
+  They equal the `weight_sum`s the model's losses report, but are known
+  before the forward pass, so a trainer can sum them over replicas and
+  micro-batches and normalise every partial loss by the global total: the
+  summed gradients then equal the single-device gradient of the whole batch.
+
+  Args:
+    input_ids, input_mask: int [B, L].
+
+  Returns:
+    dict of float32 scalars: `mlm` (used prediction slots), `disc` (real
+    tokens) and `cloze` (candidate tokens, Electric's generator loss).
+  """
+  slots = used_slot_counts(input_ids, input_mask, mask_prob=mask_prob,
+                           max_predictions_per_seq=max_predictions_per_seq,
+                           special_ids=special_ids, with_replacement=with_replacement)
+  candidates = candidates_mask(input_ids, input_mask, special_ids)
+  return {"mlm": tf.cast(tf.reduce_sum(slots), tf.float32),
+          "disc": tf.cast(tf.reduce_sum(input_mask), tf.float32),
+          "cloze": tf.reduce_sum(tf.cast(candidates, tf.float32))}
+
+
+def combine_losses(loss_sums, weight_sums, *, gen_weight: float, disc_weight: float):
+  """total = gen_weight * generator loss + disc_weight * discriminator loss.
+
+  Args:
+    loss_sums: dict with `mlm` or `cloze` (the generator loss; `cloze` wins,
+      as Electric trains the cloze loss) and optionally `disc`.
+    weight_sums: dict of the matching denominators (local or global).
+
+  Returns:
+    float32 scalar.
+  """
+  generator = "cloze" if "cloze" in loss_sums else "mlm"
+  total = gen_weight * normalise(loss_sums[generator], weight_sums[generator])
+  if "disc" in loss_sums:
+    total += disc_weight * normalise(loss_sums["disc"], weight_sums["disc"])
+  return total
 
 
 def electric_logit_adjustment(cloze_logits: tf.Tensor, input_ids: tf.Tensor,

@@ -143,7 +143,9 @@ class PretrainingModel(tf_keras.Model):
       example_seeds: int32 [B, 2] per-example seeds; fresh random if None.
 
     Returns:
-      dict: `total_loss`, `mlm_loss` (scalars); `mlm_logits` [B, N, V],
+      dict: `total_loss`, `mlm_loss` (scalars); `loss_sums` and
+      `weight_sums` (dicts of scalars: each loss's numerator and denominator,
+      see `objective.combine_losses`); `mlm_logits` [B, N, V],
       `mlm_preds`, `mlm_per_slot_loss`, `masked_lm_positions`,
       `masked_lm_ids`, `masked_lm_weights` [B, N]; `masked_input_ids`,
       `input_mask` [B, L]. With a discriminator also `disc_loss`,
@@ -193,8 +195,10 @@ class PretrainingModel(tf_keras.Model):
     mlm = objective.masked_lm_loss(mlm_logits, masked.masked_lm_ids, masked.masked_lm_weights)
     outputs.update(mlm_logits=mlm_logits, mlm_loss=mlm.loss, mlm_preds=mlm.preds,
                    mlm_per_slot_loss=mlm.per_example_loss)
-    generator_loss = outputs["cloze_loss"] if cloze_logits is not None else mlm.loss
-    total_loss = config.gen_weight * generator_loss
+    loss_sums = {"mlm": mlm.loss_sum}
+    weight_sums = {"mlm": mlm.weight_sum}
+    if cloze_logits is not None:
+      loss_sums["cloze"], weight_sums["cloze"] = cloze.loss_sum, cloze.weight_sum
 
     if self.discriminator is not None:
       sampled_ids = objective.sample_from_softmax(
@@ -211,12 +215,15 @@ class PretrainingModel(tf_keras.Model):
         disc_logits += objective.electric_logit_adjustment(
             cloze_logits, fake_ids, config.mask_prob)
       disc = objective.discriminator_loss(disc_logits, labels, input_mask)
-      total_loss += config.disc_weight * disc.loss
+      loss_sums["disc"], weight_sums["disc"] = disc.loss_sum, disc.weight_sum
       outputs.update(sampled_ids=sampled_ids, fake_input_ids=fake_ids,
                      disc_logits=disc_logits, disc_labels=labels, disc_loss=disc.loss,
                      disc_probs=disc.probs, disc_preds=disc.preds,
                      disc_per_example_loss=disc.per_example_loss)
-    outputs["total_loss"] = total_loss
+    outputs.update(loss_sums=loss_sums, weight_sums=weight_sums,
+                   total_loss=objective.combine_losses(
+                       loss_sums, weight_sums, gen_weight=config.gen_weight,
+                       disc_weight=config.disc_weight))
     return outputs
 
   def build_variables(self, seq_length: int = 8) -> None:

@@ -197,6 +197,7 @@ def assign_named_weights(variables: Mapping[str, tf.Variable],
                          shapes: Mapping[str, Tuple[int, ...]],
                          read: Callable[[str], np.ndarray], *, source: str,
                          skip: Sequence[str] = (), ignored: Sequence[str] = (),
+                         unmapped: Sequence[str] = (),
                          global_step: Optional[int] = None, allow_missing: bool = True,
                          allow_unexpected: bool = True) -> LoadReport:
   """Checks names and shapes, reads every tensor, then assigns them all.
@@ -210,6 +211,8 @@ def assign_named_weights(variables: Mapping[str, tf.Variable],
     source: what to call the source in messages.
     skip: names of `shapes` that are bookkeeping, not weights.
     ignored: source entries already set aside by the caller, for the report.
+    unmapped: source weights without an original name (e.g. a BERT pooler);
+      reported, and judged by `allow_unexpected`, with the unexpected ones.
     global_step: for the report.
     allow_missing, allow_unexpected: see `load_original_checkpoint`.
 
@@ -223,7 +226,7 @@ def assign_named_weights(variables: Mapping[str, tf.Variable],
   weights = {n: s for n, s in shapes.items() if not is_optimizer_slot(n) and n not in skip}
   matched = sorted(set(variables) & set(weights))
   missing = sorted(set(variables) - set(weights))
-  unexpected = sorted(set(weights) - set(variables))
+  unexpected = sorted(set(weights) - set(variables)) + sorted(unmapped)
   if not matched:
     raise CheckpointError(
         f"none of the model's {len(variables)} variables is in {source} (it holds "

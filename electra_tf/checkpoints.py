@@ -232,8 +232,9 @@ def assign_named_weights(variables: Mapping[str, tf.Variable],
         f"none of the model's {len(variables)} variables is in {source} (it holds "
         f"{len(weights)} weights: {_first(sorted(weights))}); is it a checkpoint of "
         "another model family, or a fine-tuned model with other scopes?")
-  mismatches = [(n, tuple(variables[n].shape.as_list()), tuple(weights[n]))
-                for n in matched if tuple(variables[n].shape.as_list()) != tuple(weights[n])]
+  # In the model's order (embeddings, layers, heads): the first lines say most.
+  mismatches = [(n, tuple(v.shape.as_list()), tuple(weights[n])) for n, v in variables.items()
+                if n in weights and tuple(v.shape.as_list()) != tuple(weights[n])]
   if mismatches:
     raise CheckpointError(_mismatch_message(mismatches, source))
   if missing and not allow_missing:

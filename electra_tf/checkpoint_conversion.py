@@ -201,7 +201,11 @@ def spec_for_original(shapes: Mapping[str, Tuple[int, ...]],
       inferred["electric_objective"] = True
     if gen is not None and any(n.startswith(f"{gen_scope}/embeddings/") for n in shapes):
       inferred["untied_generator_embeddings"] = True
-    return {"model": "pretraining", "hparams": {**inferred, **(hparams or {})}}
+    merged = {**inferred, **(hparams or {})}
+    # Overrides add to the inferred ones (which may hold the sizes).
+    merged["model_hparam_overrides"] = {**inferred["model_hparam_overrides"],
+                                        **merged["model_hparam_overrides"]}
+    return {"model": "pretraining", "hparams": merged}
   if hparams:
     raise CheckpointError("hparams apply to checkpoints with a generator and a "
                           "discriminator; this one holds a single network")

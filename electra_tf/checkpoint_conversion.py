@@ -36,7 +36,6 @@ from electra_tf import checkpoints, huggingface
 from electra_tf.checkpoints import CheckpointError, LoadReport
 from electra_tf.config import (MODEL_SIZES, PretrainingConfig, TransformerConfig,
                                get_bert_config, get_generator_config)
-from electra_tf.hparams import ConfigError
 from electra_tf.networks import ElectraNetwork
 from electra_tf.pretraining import PretrainingModel
 from electra_tf.vocab import SpecialTokenIds
@@ -90,7 +89,7 @@ def build_model(spec: Mapping[str, Any]):
     else:
       raise CheckpointError(f"model spec {dict(spec)} names no known model "
                             "('pretraining' or 'network')")
-  except (ConfigError, KeyError) as e:
+  except (ValueError, KeyError, TypeError) as e:
     raise CheckpointError(f"invalid model spec {dict(spec)}: {e}") from e
   model.build_variables()
   return model
@@ -125,14 +124,15 @@ def infer_transformer_config(shapes: Mapping[str, Tuple[int, ...]],
     raise CheckpointError(f"the checkpoint's {scope}/ encoder is incomplete: {e}") from e
 
 
-def pretraining_hparams(disc: TransformerConfig,
-                        gen: Optional[TransformerConfig]) -> Dict[str, Any]:
+def pretraining_hparams(disc: TransformerConfig, gen: Optional[TransformerConfig],
+                        untied_generator_embeddings: bool = False) -> Dict[str, Any]:
   """PretrainingConfig hparams whose networks have exactly these dims.
 
   Args:
     disc: the discriminator's dims.
-    gen: the (tied-embedding) generator's dims, or None for the original's
+    gen: the generator's dims, or None for the original's
       `untied_generator=False` layout (one shared full-size network).
+    untied_generator_embeddings: the generator has embeddings of its own.
 
   Raises:
     CheckpointError: dims the original's config rules cannot produce (e.g. a
@@ -160,11 +160,24 @@ def pretraining_hparams(disc: TransformerConfig,
   else:
     hparams["generator_hidden_size"] = gen.hidden_size / hidden
     hparams["generator_layers"] = gen.num_hidden_layers / layers
+    if untied_generator_embeddings:
+      hparams["untied_generator_embeddings"] = True
   config = PretrainingConfig.create("converted", "", **hparams)
   _check_dims("discriminator", disc, get_bert_config(config))
   if gen is not None:
     _check_dims("generator", gen, get_generator_config(config, get_bert_config(config)))
   return hparams
+
+
+def merge_hparams(base: Mapping[str, Any],
+                  overrides: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+  """`base` updated by `overrides`; `model_hparam_overrides` dicts are merged
+  too, so a user override adds to inferred sizes instead of dropping them."""
+  merged = {**base, **(overrides or {})}
+  if "model_hparam_overrides" in base and overrides and "model_hparam_overrides" in overrides:
+    merged["model_hparam_overrides"] = {**base["model_hparam_overrides"],
+                                        **overrides["model_hparam_overrides"]}
+  return merged
 
 
 def _check_dims(what: str, want: TransformerConfig, got: TransformerConfig) -> None:
@@ -196,16 +209,12 @@ def spec_for_original(shapes: Mapping[str, Tuple[int, ...]],
   disc_head = any(n.startswith("discriminator_predictions/") for n in shapes)
   mlm_head = any(n.startswith("generator_predictions/") for n in shapes)
   if disc is not None and (gen is not None or (disc_head and mlm_head)):
-    inferred = pretraining_hparams(disc, gen)
+    inferred = pretraining_hparams(
+        disc, gen, untied_generator_embeddings=any(
+            n.startswith(f"{gen_scope}/embeddings/") for n in shapes))
     if gen_scope == "generator_ltr":
       inferred["electric_objective"] = True
-    if gen is not None and any(n.startswith(f"{gen_scope}/embeddings/") for n in shapes):
-      inferred["untied_generator_embeddings"] = True
-    merged = {**inferred, **(hparams or {})}
-    # Overrides add to the inferred ones (which may hold the sizes).
-    merged["model_hparam_overrides"] = {**inferred["model_hparam_overrides"],
-                                        **merged["model_hparam_overrides"]}
-    return {"model": "pretraining", "hparams": merged}
+    return {"model": "pretraining", "hparams": merge_hparams(inferred, hparams)}
   if hparams:
     raise CheckpointError("hparams apply to checkpoints with a generator and a "
                           "discriminator; this one holds a single network")
@@ -303,7 +312,7 @@ def load_electra_tf(path: str, hparams: Optional[Mapping[str, Any]] = None) -> L
       if spec.get("model") != "pretraining":
         raise CheckpointError("hparams apply to pre-training models; "
                               f"{spec_path} describes a single network")
-      spec["hparams"] = {**spec["hparams"], **hparams}
+      spec["hparams"] = merge_hparams(spec["hparams"], hparams)
   elif hparams:
     spec = {"model": "pretraining", "hparams": dict(hparams)}
   else:

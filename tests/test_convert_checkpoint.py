@@ -170,3 +170,21 @@ def test_inference_of_single_networks_and_overrides():
       "hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 3}
   with pytest.raises(CheckpointError, match="found no ELECTRA encoder"):
     spec_for_original({"bert/embeddings/word_embeddings": (V, 64)})
+
+
+@pytest.mark.parametrize("variant", [
+    {"untied_generator_embeddings": True},
+    {"electric_objective": True},
+    {"untied_generator": False},
+    {"electra_objective": False},  # MLM only: one network with an MLM head
+    {"uniform_generator": True},   # no generator: the discriminator alone
+])
+def test_variant_layouts_convert_both_ways(tmp_path, variant):
+  model = PretrainingModel(PretrainingConfig.create("m", "/d", model_size="tiny", **variant),
+                           SpecialTokenIds())
+  model.build_variables()
+  source = save_original_checkpoint(model.named_variables(), str(tmp_path / "src" / "m"))
+  tf2, back = str(tmp_path / "tf2"), str(tmp_path / "back")
+  assert convert_checkpoint.main(["--input", source, "--output", tf2, "--to", "electra_tf"]) == 0
+  assert convert_checkpoint.main(["--input", tf2, "--output", back, "--to", "original"]) == 0
+  assert_same_checkpoint(source, back)

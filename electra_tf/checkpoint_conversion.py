@@ -180,8 +180,14 @@ def merge_hparams(base: Mapping[str, Any],
   return merged
 
 
+# Fields that only affect training, not the weights or the forward pass.
+_TRAINING_ONLY = ("hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range")
+
+
 def _check_dims(what: str, want: TransformerConfig, got: TransformerConfig) -> None:
   for field in dataclasses.fields(TransformerConfig):
+    if field.name in _TRAINING_ONLY:
+      continue
     if field.name == "embedding_size":
       mine, theirs = got.embedding_width, want.embedding_width
     else:

@@ -1,0 +1,68 @@
+"""Pre-trains (or evaluates) an ELECTRA model: the original's command line.
+
+  python run_pretraining.py --data-dir DATA_DIR --model-name MODEL \
+      [--hparams '{"model_size": "small", ...}' | --hparams hparams.json]
+
+Reads DATA_DIR/pretrain_tfrecords/ and DATA_DIR/vocab.txt; writes checkpoints,
+the resolved config and TensorBoard logs to DATA_DIR/models/MODEL/ and eval
+results to DATA_DIR/models/MODEL/results/unsup_results.txt. Rerunning the same
+command resumes from the latest checkpoint.
+"""
+
+import argparse
+import logging
+import shutil
+import sys
+
+import electra_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from electra_tf import pretrain_data
+from electra_tf.config import PretrainingConfig
+from electra_tf.hparams import ConfigError, parse_hparams
+from electra_tf.training import Pretrainer
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--data-dir", required=True,
+                      help="Location of data files (model weights, etc).")
+  parser.add_argument("--model-name", required=True, help="The name of the model being "
+                      "pre-trained; checkpoints go to DATA_DIR/models/MODEL_NAME.")
+  parser.add_argument("--hparams", default="{}",
+                      help="JSON dict of model hyperparameters, or a path to a JSON file.")
+  return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+  args = parse_args(argv)
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                      datefmt="%H:%M:%S", stream=sys.stdout)
+  logging.getLogger("tensorflow").setLevel(logging.WARNING)
+  try:
+    config = PretrainingConfig.create(args.model_name, args.data_dir,
+                                      **parse_hparams(args.hparams))
+    pretrain_data.check_vocab_size(config.vocab_file, config.vocab_size)
+    pretrain_data.validate_pretraining_data(config)
+  except (ConfigError, pretrain_data.PretrainingDataError, FileNotFoundError, ValueError) as e:
+    logging.error("error: %s", e)
+    return 2
+  if config.debug and config.do_train:
+    # As the original: debug runs start from scratch.
+    shutil.rmtree(config.model_dir, ignore_errors=True)
+
+  def dataset_fn(input_context, batch_size, is_training):
+    return pretrain_data.make_dataset(config, batch_size, is_training, input_context)
+
+  try:
+    trainer = Pretrainer(config, dataset_fn)
+  except ConfigError as e:
+    logging.error("error: %s", e)
+    return 2
+  if config.do_train:
+    trainer.train()
+  else:
+    trainer.evaluate()
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

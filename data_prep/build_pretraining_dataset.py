@@ -313,6 +313,12 @@ class ProgressReporter:
     self.cpu_start = time.process_time()
     self._last = self.start
 
+  def stamp(self, stats: BuildStats) -> None:
+    """Records the processing wall and CPU time so far in `stats`."""
+    stats.started = self.start
+    stats.finished = time.time()
+    stats.cpu_seconds = time.process_time() - self.cpu_start
+
   def __call__(self, stats: BuildStats, done_units: float, force: bool = False) -> None:
     now = time.time()
     if not force and now - self._last < self.interval:
@@ -365,9 +371,7 @@ def write_files_job(job_id: int, options: BuildOptions,
     raise
   finally:
     gc.unfreeze()
-  result.stats.started = reporter.start
-  result.stats.finished = time.time()
-  result.stats.cpu_seconds = time.process_time() - reporter.cpu_start
+  reporter.stamp(result.stats)
   return result
 
 
@@ -473,9 +477,9 @@ def print_summary(stats: BuildStats, options: BuildOptions,
   seconds = stats.seconds
   log(f"Done: {stats.examples:,} examples in {stats.shards} shards "
       f"({stats.nonempty_shards} non-empty) in {options.output_dir}")
-  log(f"  from {stats.files} files ({len(stats.skipped_files)} skipped, "
-      f"{stats.files_without_tokens} without text), {stats.documents:,} documents, "
-      f"{stats.lines:,} lines, {stats.bytes_read / 1e6:.1f} MB")
+  log(f"  from {stats.files} files ({stats.files_without_tokens} without text; "
+      f"{len(stats.skipped_files)} input(s) skipped), {stats.documents:,} documents, "
+      f"{stats.lines:,} lines, {stats.bytes_read / 1e6:.2f} MB")
   log(f"  tokens: {stats.example_tokens:,} in examples, padding "
       f"{1 - stats.example_tokens / slots:.1%} of {slots:,} slots; "
       f"{stats.text_tokens:,} text tokens, "

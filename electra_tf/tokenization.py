@@ -246,6 +246,8 @@ class FullTokenizer:
 
     This is the fast path: call it with many lines at once.
     """
+    if not texts:
+      return []
     num_chunks = 1 + sum(map(len, texts)) // _BATCH_CHARS
     chunk_size = -(-len(texts) // num_chunks)
     encoded: List[List[int]] = []
@@ -254,8 +256,6 @@ class FullTokenizer:
     return encoded
 
   def _encode_chunk(self, texts: Sequence[str]) -> List[List[int]]:
-    if not texts:
-      return []
     joined = "\n".join(texts)
     if joined.count("\n") != len(texts) - 1:
       # Newlines inside a text are whitespace to BERT; make them spaces so

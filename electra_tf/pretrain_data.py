@@ -43,13 +43,18 @@ class PretrainingDataError(ValueError):
 
 
 def list_input_files(patterns: str) -> List[str]:
-  """Files matching any of the comma-separated glob `patterns`, in glob order."""
+  """Files matching any of the comma-separated glob `patterns`.
+
+  Sorted within each pattern (the original kept glob order, which the file
+  system decides): every host must list the files in the same order for the
+  per-pipeline file sharding to partition them.
+  """
   files: List[str] = []
   for pattern in patterns.split(","):
     pattern = pattern.strip()
     if pattern:
-      files.extend(f for f in tf.io.gfile.glob(pattern) if f not in files)
-  return files
+      files.extend(sorted(tf.io.gfile.glob(pattern)))
+  return list(dict.fromkeys(files))  # a file matched by two patterns is read once
 
 
 def feature_spec(max_seq_length: int) -> Dict[str, tf.io.FixedLenFeature]:

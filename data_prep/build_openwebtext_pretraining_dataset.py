@@ -29,7 +29,6 @@ import tempfile
 from typing import List, Optional, Sequence
 
 from data_prep import build_pretraining_dataset as bpd
-from data_prep import corpus
 from data_prep.corpus import DataPrepError
 
 

@@ -2,7 +2,7 @@
 
 The original (`model/tokenization.py`, `original_electra.md` §4.1) is BERT's
 pure-Python `FullTokenizer`. `FullTokenizer` here gives the same token ids,
-about 10x faster, by splitting the work:
+10-20x faster (bench/data_prep_throughput.py), by splitting the work:
 
 1. Text normalisation in Python, on a whole batch of lines at once with
    C-speed `str` methods: delete code point 0, U+FFFD and control characters
@@ -18,9 +18,10 @@ checked code point by code point against the pure-Python reference (tests):
 
 - FastBertTokenizer treats control characters as whitespace; the original
   deletes them (so "a\\x00b" is one word). Step 1 deletes them first.
-- FastBertTokenizer's lower-casing (`lower_case_nfd_strip_accents`) is ICU
-  case folding plus accent stripping in one switch; the original uses Python's
-  `str.lower` and can lower-case without stripping accents. Step 1 does it.
+- FastBertTokenizer lower-cases, NFD-normalises and strips accents with its
+  own tables and only all together (`lower_case_nfd_strip_accents`); the
+  original uses Python's `str.lower` and `unicodedata`, and can lower-case
+  without stripping accents. Step 1 does it the original's way.
 - The original maps a word longer than 200 characters to [UNK]; tensorflow-text
   limits bytes, not characters. Such words are replaced by a one-character
   word that cannot be segmented, which FastBertTokenizer maps to one [UNK].

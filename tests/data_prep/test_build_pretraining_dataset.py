@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from data_prep import build_pretraining_dataset as bpd
@@ -343,4 +342,4 @@ def test_killed_build_leaves_only_temporary_shards(tmp_path):
   shutil.copy(CORPUS_DIR / "macbeth_gut.txt", corpus_dir)
   assert run_main(tmp_path, corpus_dir, output_dir=output_dir) == 0
   assert helpers.temp_shards(output_dir) == []
-  assert np.all([len(helpers.read_shards(output_dir)) > 0])
+  assert helpers.read_shards(output_dir)

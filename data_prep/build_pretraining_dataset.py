@@ -326,8 +326,8 @@ class ProgressReporter:
     self._last = now
     elapsed = max(now - self.start, 1e-9)
     fraction = min(done_units / self.total_units, 1.0)
-    eta = elapsed * (1 - fraction) / fraction if fraction > 0 else float("nan")
-    eta_text = format_duration(eta) if fraction > 0 else "?"
+    eta_text = (format_duration(elapsed * (1 - fraction) / fraction)
+                if fraction > 0 else "?")
     log(f"{fraction:.1%} of {self.unit}, {stats.files} files, "
         f"{stats.documents:,} documents, {stats.examples:,} examples, "
         f"{format_count(stats.text_tokens / elapsed)} tokens/s, "

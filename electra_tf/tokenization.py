@@ -84,6 +84,12 @@ def _delete_chars(text: str, predicate) -> str:
   return text
 
 
+# The ASCII characters `_is_deleted_char` deletes, for `str.translate`, which
+# is fastest on ASCII text.
+_ASCII_DELETIONS = dict.fromkeys(
+    code for code in range(128) if _is_deleted_char(chr(code)))
+
+
 def normalize_text(text: str, do_lower_case: bool = True,
                    strip_accents: bool = True) -> str:
   """The original's character-level normalisation, on any amount of text.
@@ -94,7 +100,10 @@ def normalize_text(text: str, do_lower_case: bool = True,
   Whitespace, CJK and punctuation splitting are left to the caller. Applying
   this to several lines joined by "\\n" equals applying it line by line.
   """
-  text = _delete_chars(text, _is_deleted_char)
+  if text.isascii():
+    text = text.translate(_ASCII_DELETIONS)
+  else:
+    text = _delete_chars(text, _is_deleted_char)
   if do_lower_case:
     text = text.lower()
     if strip_accents and not text.isascii():

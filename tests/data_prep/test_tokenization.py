@@ -118,6 +118,15 @@ def test_parity_on_every_bmp_code_point(tokenizers, mode):
   assert_same_ids(fast, reference, texts)
 
 
+@pytest.mark.parametrize("mode", MODES[:3], ids=lambda m: f"lower={m[0]},strip={m[1]}")
+def test_parity_on_ascii_only_batches(tokenizers, mode):
+  """All-ASCII batches take a faster normalisation path."""
+  fast, reference = tokenizers[mode]
+  texts = [f"a{chr(c)}b {chr(c)} X{chr(c)}Y" for c in range(128)]
+  texts += ["".join(chr(c) for c in range(128)), "\x00\x7f\x1b[0m\x0b\x0c\x1c\x1f tail"]
+  assert_same_ids(fast, reference, texts)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES[:3], ids=lambda m: f"lower={m[0]},strip={m[1]}")
 def test_parity_on_every_code_point(tokenizers, mode):

@@ -138,16 +138,21 @@ def test_second_segment_truncation():
 
 
 def test_random_target_length_for_the_next_example():
-  # 0.01 < 0.05: the next target is randint(5, 16) = 7; its first-segment
-  # target is (7 - 3) // 2 = 2; truncation still uses max_length 16.
-  rng = ScriptedRandom([TWO_SEGMENTS, 0.01, TWO_SEGMENTS, NO_JOIN, KEEP_MAX_LENGTH],
-                       randints=[7])
+  # 0.01 < 0.05: the next target is randint(5, 16) = 7; that example is
+  # emitted at 7 tokens, its first-segment target is (7 - 3) // 2 = 2, and
+  # truncation still uses max_length 16, not the target.
+  rng = ScriptedRandom([TWO_SEGMENTS, 0.01,
+                        ONE_SEGMENT, 0.01,
+                        TWO_SEGMENTS, NO_JOIN, KEEP_MAX_LENGTH], randints=[7, 7])
   b = builder(16, rng)
   b.add_line([1])
   b.end_document()
   assert b.target_length == 7 and rng.randint_args == [(5, 16)]
+  long_line = list(range(30, 42))  # 12 tokens >= 7: emitted, and not cut to 7
+  assert b.add_line(long_line).token_ids == [CLS] + long_line + [SEP]
+  assert b.target_length == 7
   assert b.add_line([2]) is None
-  example = b.add_line([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])  # 14 >= 7
+  example = b.add_line([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
   # B is cut to 16 - 1 - 3 = 12 tokens.
   assert example.token_ids == [CLS, 2, SEP, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, SEP]
   assert b.target_length == 16

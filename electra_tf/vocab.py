@@ -14,18 +14,26 @@ def load_vocab(vocab_file: str) -> Dict[str, int]:
     FileNotFoundError: the file does not exist.
     ValueError: the file is empty or not UTF-8.
   """
-  if not os.path.isfile(vocab_file):
+  remote = "://" in vocab_file  # gs:// etc., e.g. for TPUs (original issue #50)
+  if remote:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    exists, open_file = tf.io.gfile.exists(vocab_file), tf.io.gfile.GFile
+  else:
+    exists, open_file = os.path.isfile(vocab_file), open
+  if not exists:
     raise FileNotFoundError(
         f"vocab file {vocab_file!r} does not exist; pass --vocab-file or put "
         "vocab.txt in the data dir (the BERT uncased vocab ships as data/vocab.txt)")
   vocab: Dict[str, int] = {}
   try:
-    with open(vocab_file, encoding="utf-8") as f:
-      for index, line in enumerate(f):
-        token = line.strip()
-        vocab[token] = index  # a duplicated token keeps its last id, as BERT's
+    with open_file(vocab_file, "rb") as f:
+      lines = f.read().decode("utf-8").split("\n")
   except UnicodeDecodeError as e:
     raise ValueError(f"vocab file {vocab_file!r} is not UTF-8: {e}") from e
+  if lines[-1] == "":
+    lines.pop()  # after the final newline
+  for index, line in enumerate(lines):
+    vocab[line.strip()] = index  # a duplicated token keeps its last id, as BERT's
   if not vocab:
     raise ValueError(f"vocab file {vocab_file!r} is empty")
   return vocab

@@ -27,7 +27,7 @@ from typing import Callable, Dict, Optional
 import tensorflow as tf
 import tf_keras
 
-from electra_tf import distribution, objective
+from electra_tf import checkpoint_conversion, checkpoints, distribution, huggingface, objective
 from electra_tf.config import PretrainingConfig
 from electra_tf.metrics import PretrainingMetrics
 from electra_tf.optimization import AdamWeightDecay, WarmupPolynomialDecay, clip_by_global_norm
@@ -241,31 +241,72 @@ class Pretrainer:
       return self.config.model_dir
     return os.path.join(self.config.model_dir, f"worker_tmp_{self.strategy.cluster_resolver.task_id}")
 
-  def restore_or_initialize(self, checkpoint: tf.train.Checkpoint) -> str:
-    """Resumes from the latest checkpoint in model_dir, else warm-starts.
+  def restore_or_initialize(self, replica_input: ReplicaInput) -> tf.train.Checkpoint:
+    """Resumes from model_dir, else warm-starts from `init_checkpoint`.
+
+    - our checkpoint in model_dir: restores weights, optimizer slots, step and
+      the data position (unless the number of input pipelines changed);
+    - an original-format checkpoint in model_dir (e.g. a released model, as
+      the original README's "continue pre-training" recipe): loads weights and
+      global_step; Adam moments start at zero (the original cannot do this:
+      its issues #25, #45, #97);
+    - otherwise `init_checkpoint` (ours, original TF1 or a Hugging Face
+      directory): weights only, from step 0.
 
     Returns:
-      A description of what was restored, for the log.
+      The checkpoint object to save with.
     """
-    latest = tf.train.latest_checkpoint(self.config.model_dir)
-    if latest:
-      checkpoint.restore(latest).assert_existing_objects_matched()
-      return f"resumed from {latest} at step {self.step}"
-    if self.config.init_checkpoint:
-      from electra_tf import checkpoint_conversion  # pylint: disable=import-outside-toplevel
-      report = checkpoint_conversion.load_into(self.model.named_variables(),
-                                               self.config.init_checkpoint)
-      return f"warm-started weights from {self.config.init_checkpoint}: {report}"
-    return "initialized from scratch"
+    config = self.config
+    checkpoint = self._checkpoint(replica_input)
+    latest = tf.train.latest_checkpoint(config.model_dir)
+    if latest and checkpoints.is_object_based(latest):
+      saved_inputs = {name.split("/")[1] for name, _ in tf.train.list_variables(latest)
+                      if name.startswith("input_iterators/")}
+      if len(saved_inputs) == len(replica_input.iterators):
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        logger.info("resumed from %s at step %d", latest, self.step)
+      else:
+        self._checkpoint().restore(latest).expect_partial().assert_existing_objects_matched()
+        logger.warning("resumed from %s at step %d; the checkpoint has %d input pipeline(s) "
+                       "and this run %d, so the input restarts from a fresh shuffle",
+                       latest, self.step, len(saved_inputs), len(replica_input.iterators))
+    elif latest:
+      report = checkpoints.load_original_checkpoint(self.model.named_variables(), latest)
+      self.optimizer.iterations.assign(report.global_step or 0)
+      logger.info("continuing the original-format checkpoint %s from step %d; Adam moments "
+                  "start at zero\n%s", latest, self.step, report.summary())
+    elif config.init_checkpoint:
+      logger.info("warm start: %s", self._warm_start(config.init_checkpoint))
+    else:
+      logger.info("initialized from scratch")
+    return checkpoint
+
+  def _warm_start(self, path: str) -> str:
+    """Loads weights only from a checkpoint in any supported format."""
+    source_format = checkpoint_conversion.detect_format(path)
+    if source_format == "hf":
+      report = huggingface.load_hf_checkpoint(self.model.named_variables(), path,
+                                              network="discriminator")
+      return report.summary()
+    if source_format == "original":
+      return checkpoints.load_original_checkpoint(self.model.named_variables(), path).summary()
+    prefix = checkpoints.resolve_checkpoint(path)
+    try:
+      tf.train.Checkpoint(model=self.model).restore(prefix).expect_partial(
+      ).assert_existing_objects_matched()
+    except AssertionError as e:
+      raise checkpoints.CheckpointError(
+          f"init_checkpoint {path!r} is an electra-tf checkpoint of a different model "
+          f"({e}); convert it with convert_checkpoint.py --to original and pass that") from e
+    return f"restored the model from {prefix}"
 
   def train(self) -> LoopStats:
     """Trains to `num_train_steps`, resuming from model_dir if it has a checkpoint."""
     config = self.config
     replica_input = ReplicaInput(self.strategy, self.dataset_fn, config.train_batch_size, True)
-    checkpoint = self._checkpoint(replica_input)
+    checkpoint = self.restore_or_initialize(replica_input)
     manager = tf.train.CheckpointManager(
         checkpoint, self._checkpoint_dir(), max_to_keep=config.keep_checkpoint_max or None)
-    logger.info("%s", self.restore_or_initialize(checkpoint))
     self._log_setup()
     if self.is_chief:
       os.makedirs(config.model_dir, exist_ok=True)

@@ -15,7 +15,7 @@ import shutil
 import sys
 
 import electra_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from electra_tf import pretrain_data
+from electra_tf import distribution, pretrain_data
 from electra_tf.config import PretrainingConfig
 from electra_tf.hparams import ConfigError, parse_hparams
 from electra_tf.training import Pretrainer
@@ -36,10 +36,14 @@ def main(argv=None) -> int:
   args = parse_args(argv)
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                       datefmt="%H:%M:%S", stream=sys.stdout)
-  logging.getLogger("tensorflow").setLevel(logging.WARNING)
+  for noisy in ("tensorflow", "absl"):  # per-checkpoint INFO lines from TensorFlow internals
+    logging.getLogger(noisy).setLevel(logging.WARNING)
   try:
     config = PretrainingConfig.create(args.model_name, args.data_dir,
                                       **parse_hparams(args.hparams))
+    # Multi-worker and TPU strategies must exist before any TensorFlow op runs.
+    strategy = distribution.create_strategy(config)
+    distribution.check_batch_sizes(config, strategy.num_replicas_in_sync)
     pretrain_data.check_vocab_size(config.vocab_file, config.vocab_size)
     pretrain_data.validate_pretraining_data(config)
   except (ConfigError, pretrain_data.PretrainingDataError, FileNotFoundError, ValueError) as e:
@@ -52,11 +56,7 @@ def main(argv=None) -> int:
   def dataset_fn(input_context, batch_size, is_training):
     return pretrain_data.make_dataset(config, batch_size, is_training, input_context)
 
-  try:
-    trainer = Pretrainer(config, dataset_fn)
-  except ConfigError as e:
-    logging.error("error: %s", e)
-    return 2
+  trainer = Pretrainer(config, dataset_fn, strategy)
   if config.do_train:
     trainer.train()
   else:

@@ -336,10 +336,11 @@ class Pretrainer:
     config = self.config
     micro = config.train_batch_size // config.gradient_accumulation_steps
     logger.info(
-        "strategy %s with %d replica(s), precision %s, XLA %s | global batch %d "
+        "strategy %s (%s) with %d replica(s), precision %s, XLA %s | global batch %d "
         "(%d per replica per micro-batch x %d accumulation step(s)), %d tokens/step, "
         "%d masked predictions/sequence | steps %d -> %d",
-        type(self.strategy).__name__, self.num_replicas, config.mixed_precision,
+        config.distribution_strategy, type(self.strategy).__name__, self.num_replicas,
+        config.mixed_precision,
         "on" if self.jit_compile else "off", config.train_batch_size,
         micro // self.num_replicas, config.gradient_accumulation_steps,
         config.train_batch_size * config.max_seq_length, config.max_predictions_per_seq,

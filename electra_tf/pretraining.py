@@ -54,7 +54,12 @@ class MaskedLMHead(tf_keras.layers.Layer):
     """hidden [B, N, H_g], embedding_table [V, E] -> logits [B, N, V]."""
     hidden = self.layer_norm(self.dense(hidden))
     table = tf.cast(embedding_table, hidden.dtype)
-    return tf.matmul(hidden, table, transpose_b=True) + tf.cast(self.output_bias, hidden.dtype)
+    # One [B*N, E] x [E, V] GEMM: a rank-3 matmul against the shared table
+    # would run B small batched GEMMs and sum B copies of the table gradient.
+    batch_shape = tf.shape(hidden)[:-1]
+    logits = tf.matmul(tf.reshape(hidden, [-1, hidden.shape[-1]]), table, transpose_b=True)
+    logits = tf.reshape(logits, tf.concat([batch_shape, [self.vocab_size]], 0))
+    return logits + tf.cast(self.output_bias, hidden.dtype)
 
   def named_variables(self) -> Dict[str, tf.Variable]:
     return {**dense_names("dense", self.dense),

@@ -43,10 +43,9 @@ def main() -> int:
       "--max-seq-length", "128", "--num-out-files", "8", "--seed", "0"]):
     return 1
 
-  hparams = {"model_size": "tiny", "max_seq_length": 128, "train_batch_size": 32,
-             "num_train_steps": args.num_train_steps, "num_warmup_steps": 30,
-             "learning_rate": 1e-3, "iterations_per_loop": 25,
-             "save_checkpoints_steps": 100, "seed": 0}
+  with open(os.path.join(ROOT, "configs", "demo_pretrain.json")) as f:
+    hparams = json.load(f)
+  hparams["num_train_steps"] = args.num_train_steps
   print(f"== 2/3 run_pretraining: tiny model, {args.num_train_steps} steps", flush=True)
   common = ["--data-dir", data_dir, "--model-name", "demo"]
   if run_pretraining.main(common + ["--hparams", json.dumps(hparams)]):

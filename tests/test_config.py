@@ -137,3 +137,15 @@ def test_resolved_config_round_trips_through_json(tmp_path):
   assert loaded["max_predictions_per_seq"] == 26  # int(0.205 * 128)
   assert PretrainingConfig(**loaded) == c
   assert not (tmp_path / "config.json.tmp").exists()
+
+
+@pytest.mark.parametrize("name,derived", [
+    ("pretrain_small", {"max_predictions_per_seq": 19, "embedding_size": 128}),
+    ("pretrain_base", {"max_predictions_per_seq": 79, "embedding_size": 768}),
+    ("pretrain_large", {"max_predictions_per_seq": 130, "embedding_size": 1024}),
+    ("demo_pretrain", {"max_predictions_per_seq": 19, "embedding_size": 64}),
+])
+def test_shipped_recipes_resolve(name, derived):
+  from tests.conftest import ROOT  # pylint: disable=import-outside-toplevel
+  c = create(**parse_hparams(str(ROOT / "configs" / f"{name}.json")))
+  assert {k: getattr(c, k) for k in derived} == derived

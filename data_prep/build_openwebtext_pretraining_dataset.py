@@ -19,7 +19,6 @@ archive that cannot be read is skipped with a counted warning.
 
 import argparse
 import functools
-import gc
 import glob
 import lzma
 import os
@@ -71,8 +70,9 @@ def write_archives_job(job_id: int, options: bpd.BuildOptions,
   archives_done = 0
   writer.progress = lambda stats: reporter(stats, archives_done)
   os.makedirs(tmp_root, exist_ok=True)
-  gc.freeze()  # see write_files_job
-  try:
+
+  def write_inputs() -> int:
+    nonlocal archives_done
     for archive in archives:
       with tempfile.TemporaryDirectory(
           prefix=f"job_{job_id}_{os.path.basename(archive)}_", dir=tmp_root) as tmp:
@@ -88,15 +88,9 @@ def write_archives_job(job_id: int, options: bpd.BuildOptions,
           for path in files:
             writer.write_file(path)
       archives_done += 1
-    reporter(writer.stats, archives_done, force=True)
-    result = writer.close()
-  except BaseException:
-    writer.abort()
-    raise
-  finally:
-    gc.unfreeze()
-  reporter.stamp(result.stats)
-  return result
+    return archives_done
+
+  return bpd.run_writer_job(writer, reporter, write_inputs)
 
 
 def build_arg_parser() -> argparse.ArgumentParser:

@@ -357,14 +357,26 @@ def write_files_job(job_id: int, options: BuildOptions,
   reporter = ProgressReporter(job_id, options.progress_interval, total_bytes,
                               "input bytes")
   writer.progress = lambda stats: reporter(stats, stats.bytes_read)
-  # The job allocates millions of short-lived lists; without freezing, every
+
+  def write_inputs() -> int:
+    for path in paths:
+      writer.write_file(path)
+    return total_bytes
+
+  return run_writer_job(writer, reporter, write_inputs)
+
+
+def run_writer_job(writer: ExampleWriter, reporter: ProgressReporter,
+                   write_inputs: Callable[[], float]) -> JobResult:
+  """Runs `write_inputs` (which feeds `writer` and returns the final progress
+  count), then commits the job's shards; on any failure it removes them."""
+  # A job allocates millions of short-lived lists; without freezing, every
   # full garbage collection re-scans TensorFlow's large heap (up to 1/3 of
   # the run time).
   gc.freeze()
   try:
-    for path in paths:
-      writer.write_file(path)
-    reporter(writer.stats, total_bytes, force=True)
+    done = write_inputs()
+    reporter(writer.stats, done, force=True)
     result = writer.close()
   except BaseException:
     writer.abort()
@@ -514,6 +526,16 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
                       help="Number of tokens per example.")
   parser.add_argument("--num-processes", default=1, type=int,
                       help="Parallelize across multiple processes.")
+  add_case_flags(parser)
+  parser.add_argument("--seed", type=int, default=None,
+                      help="Random seed for reproducible builds (not in the "
+                      "original, which was unseeded); default: drawn and logged.")
+  parser.add_argument("--num-out-files", type=int, default=1000,
+                      help="Number of output shards (the original's fixed 1000).")
+
+
+def add_case_flags(parser: argparse.ArgumentParser) -> None:
+  """The tokenizer's lower-casing and accent flags, with the original's defaults."""
   parser.add_argument("--do-lower-case", dest="do_lower_case", action="store_true",
                       help="Lower case input text (default).")
   parser.add_argument("--no-lower-case", dest="do_lower_case", action="store_false",
@@ -522,11 +544,6 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
                       help="Strip accents (default; only when lower-casing).")
   parser.add_argument("--no-strip-accents", dest="strip_accents", action="store_false",
                       help="Don't strip accents.")
-  parser.add_argument("--seed", type=int, default=None,
-                      help="Random seed for reproducible builds (not in the "
-                      "original, which was unseeded); default: drawn and logged.")
-  parser.add_argument("--num-out-files", type=int, default=1000,
-                      help="Number of output shards (the original's fixed 1000).")
   parser.set_defaults(do_lower_case=True, strip_accents=True)
 
 

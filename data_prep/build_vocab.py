@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-from data_prep import corpus
+from data_prep import build_pretraining_dataset, corpus
 from data_prep.corpus import DataPrepError
 from electra_tf.tokenization import BasicTokenizer, FullTokenizer
 from electra_tf.vocab import SPECIAL_TOKENS
@@ -104,19 +104,11 @@ def build_arg_parser() -> argparse.ArgumentParser:
   parser.add_argument("--output-file", required=True, help="Where to write vocab.txt.")
   parser.add_argument("--vocab-size", type=int, default=30522,
                       help="Exact number of tokens (default 30522, as BERT's).")
-  parser.add_argument("--do-lower-case", dest="do_lower_case", action="store_true",
-                      help="Lower case input text (default).")
-  parser.add_argument("--no-lower-case", dest="do_lower_case", action="store_false",
-                      help="Don't lower case input text.")
-  parser.add_argument("--do-strip-accents", dest="strip_accents", action="store_true",
-                      help="Strip accents (default; only when lower-casing).")
-  parser.add_argument("--no-strip-accents", dest="strip_accents", action="store_false",
-                      help="Don't strip accents.")
+  build_pretraining_dataset.add_case_flags(parser)
   parser.add_argument("--max-corpus-mb", type=float, default=None,
                       help="Count words in at most this much text (default: all).")
   parser.add_argument("--overwrite", action="store_true",
                       help="Replace --output-file if it exists.")
-  parser.set_defaults(do_lower_case=True, strip_accents=True)
   return parser
 
 

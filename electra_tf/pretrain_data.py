@@ -71,6 +71,16 @@ def parse_examples(serialized: tf.Tensor, max_seq_length: int) -> Dict[str, tf.T
   return {name: tf.cast(features[name], tf.int32) for name in FEATURE_NAMES}
 
 
+def _matching_files(config) -> List[str]:
+  """The shards `pretrain_tfrecords` matches; raises when there are none."""
+  files = list_input_files(config.pretrain_tfrecords)
+  if not files:
+    raise PretrainingDataError(
+        f"no pre-training TFRecords match pretrain_tfrecords "
+        f"{config.pretrain_tfrecords!r}; {_BUILD_HINT}")
+  return files
+
+
 def make_dataset(config, batch_size: Optional[int] = None, is_training: bool = True,
                  input_context: Optional[tf.distribute.InputContext] = None,
                  ) -> tf.data.Dataset:
@@ -94,11 +104,7 @@ def make_dataset(config, batch_size: Optional[int] = None, is_training: bool = T
   Raises:
     PretrainingDataError: no file matches `pretrain_tfrecords`.
   """
-  files = list_input_files(config.pretrain_tfrecords)
-  if not files:
-    raise PretrainingDataError(
-        f"no pre-training TFRecords match pretrain_tfrecords "
-        f"{config.pretrain_tfrecords!r}; {_BUILD_HINT}")
+  files = _matching_files(config)
   if batch_size is None:
     batch_size = config.train_batch_size if is_training else config.eval_batch_size
   num_pipelines, pipeline_id = 1, 0
@@ -199,11 +205,7 @@ def validate_pretraining_data(config) -> List[str]:
   Raises:
     PretrainingDataError: with a message that names the pattern or shard.
   """
-  files = list_input_files(config.pretrain_tfrecords)
-  if not files:
-    raise PretrainingDataError(
-        f"no pre-training TFRecords match pretrain_tfrecords "
-        f"{config.pretrain_tfrecords!r}; {_BUILD_HINT}")
+  files = _matching_files(config)
   for path in files:
     record = _first_record(path)
     if record is not None:

@@ -1,25 +1,20 @@
-"""`FullTokenizer` as TensorFlow ops, and the fine-tuning featurisation in-graph.
+"""`FullTokenizer` as core TensorFlow ops, and the fine-tuning featurisation in-graph.
 
 For SavedModel signatures that take raw text: everything here is a graph of
-TensorFlow and tensorflow-text ops with the tables baked in as constants, so
-a served model tokenizes exactly as `electra_tf.tokenization.FullTokenizer`
-(the original's semantics, `original_electra.md` §4.1) with no Python and no
-project code at serving time.
+core TensorFlow ops with the tables baked in, so a served model tokenizes
+exactly as `electra_tf.tokenization.FullTokenizer` (the original's semantics,
+`original_electra.md` §4.1) with no Python and no project code at serving
+time, and with no custom ops either: tensorflow-text's ops (FastBertTokenizer,
+regex_split) are not registered in the stock `saved_model_cli`, TF Serving
+builds without tensorflow-text, or TF's C/Java APIs, and a graph that uses them
+fails to load there ("Op type not registered").
 
-`FullTokenizer` normalises text with Python's `str` and `unicodedata`, then
-runs tensorflow-text's `FastBertTokenizer`. TensorFlow's own Unicode ops use
-other Unicode versions and rules (measured with Python 3.11 / Unicode 14 and
-TF 2.20: `tf.strings.lower` leaves 40 letters upper-case that Python lowers,
-ICU's NFD decomposes 20 more characters, RE2's `\\p{C}` lacks unassigned code
-points, 35 marks differ in category, and none of them knows Python's
-context-dependent final sigma). So the normalisation is rebuilt from tables
-computed with Python's own `unicodedata` when the tokenizer is built, and
-applied to code points:
+Steps, each reproducing the original's pure-Python tokenizer:
 
 1. decode UTF-8; invalid bytes are dropped, as the original's
    `convert_to_unicode(bytes)` (decode with errors="ignore");
 2. delete code point 0, U+FFFD and every category C* character except tab,
-   newline and carriage return (range table);
+   newline and carriage return;
 3. if lower-casing: Python's `str.lower`, including the Final_Sigma rule
    (capital sigma becomes "ς" after a cased letter not followed by one,
    skipping case-ignorable characters) and "İ" -> "i" + U+0307;
@@ -27,17 +22,22 @@ applied to code points:
    point, the canonical ordering of combining marks (a stable sort by
    combining class within each run of non-starters), then deletion of
    category Mn: `unicodedata.normalize("NFD", text)` minus Mn marks;
-5. words longer than `max_input_chars_per_word` become one [UNK] (the
-   original's WordPiece rule; tensorflow-text only limits bytes): such a text
-   is re-joined from its words with each long word replaced by a letter no
-   vocab token contains, exactly as `FullTokenizer` does;
-6. `FastBertTokenizer` with its own normalisation off, on the same vocab
-   list as `FullTokenizer`.
+5. words: split on whitespace (Python's `str.isspace`), with every
+   punctuation character (ASCII non-alphanumerics and Unicode P*) and CJK
+   ideograph a word of its own;
+6. WordPiece: greedy longest-match-first against the vocab with "##"
+   continuations; a word longer than `max_input_chars_per_word` (200) or one
+   that cannot be segmented becomes one [UNK].
 
-Steps 2-4 are exact by construction: the tables are Python's. The result
-equals `FullTokenizer` run by the Python that built the tokenizer, on every
-input (tests: Shakespeare, the sentiment sentences, every code point in
-context, random text over all planes).
+TensorFlow's own Unicode ops follow other Unicode versions and rules
+(measured with Python 3.11 / Unicode 14 and TF 2.20: `tf.strings.lower` leaves
+40 letters upper-case that Python lowers, ICU's NFD decomposes 20 more
+characters, RE2's `\p{C}` lacks unassigned code points, 35 marks differ in
+category, and none of them knows Python's context-dependent final sigma). So
+steps 2-5 use tables computed with Python's own `unicodedata` and `re` when
+the tokenizer is built. The result equals `FullTokenizer` run by the Python
+that built the tokenizer, on every input tested (Shakespeare, the sentiment
+sentences, every code point in context, random text over all planes).
 """
 
 import functools
@@ -47,7 +47,6 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_text as tf_text
 
 from electra_tf import tokenization
 from electra_tf.vocab import load_vocab
@@ -78,16 +77,22 @@ def _range_boundaries(ranges: Sequence[Tuple[int, int]]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
+def _deleted_code_points() -> np.ndarray:
+  """bool [0x110000]: what the original's `_clean_text` deletes."""
+  # The uncached rule: caching a million one-off characters would only fill memory.
+  is_deleted = tokenization._is_deleted_char.__wrapped__  # pylint: disable=protected-access
+  return np.array([is_deleted(chr(c)) for c in range(_NUM_CODE_POINTS)])
+
+
+@functools.lru_cache(maxsize=None)
 def _live_code_points() -> Tuple[int, ...]:
   """Code points that survive the original's `_clean_text` deletion."""
-  return tuple(c for c in range(_NUM_CODE_POINTS)
-               if not tokenization._is_deleted_char(chr(c)))  # pylint: disable=protected-access
+  return tuple(np.flatnonzero(~_deleted_code_points()).tolist())
 
 
 @functools.lru_cache(maxsize=None)
 def _deleted_boundaries() -> np.ndarray:
-  live = set(_live_code_points())
-  return _range_boundaries(_to_ranges([c for c in range(_NUM_CODE_POINTS) if c not in live]))
+  return _range_boundaries(_to_ranges(np.flatnonzero(_deleted_code_points()).tolist()))
 
 
 @functools.lru_cache(maxsize=None)
@@ -156,15 +161,15 @@ def _re2_class(code_points: Sequence[int]) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _word_split_patterns() -> Tuple[str, str]:
-  """RE2 (delimiters, kept delimiters) equal to `FullTokenizer`'s word pattern:
-  Python's `\\s` separates words; punctuation and CJK are words of their own."""
-  spaces = [c for c in range(_NUM_CODE_POINTS)
-            if not 0xD800 <= c < 0xE000 and re.match(r"\s", chr(c))]
+def _word_split_classes() -> Tuple[str, str]:
+  """RE2 class bodies (whitespace, characters that are words of their own),
+  as `BasicTokenizer`: Python's `\\s` (`str.isspace`) separates words;
+  punctuation and CJK ideographs stand alone."""
+  every_char = "".join(chr(c) for c in _live_code_points())
+  spaces = sorted(map(ord, re.findall(r"\s", every_char)))
   splits = [c for first, last in tokenization.split_char_ranges()
             for c in range(first, last + 1)]
-  split_class = _re2_class(splits)
-  return f"[{_re2_class(spaces)}{split_class}]", f"[{split_class}]"
+  return _re2_class(spaces), _re2_class(splits)
 
 
 # --- graph helpers -----------------------------------------------------------
@@ -207,7 +212,6 @@ class InGraphTokenizer(tf.Module):
     if tokenization.UNK_TOKEN not in vocab:
       raise ValueError(f"vocab file {vocab_file!r} has no {tokenization.UNK_TOKEN} token, "
                        "which WordPiece needs for unknown words")
-    self.vocab = vocab
     self.do_lower_case = do_lower_case
     self.strip_accents = strip_accents and do_lower_case
     self.max_input_chars_per_word = max_input_chars_per_word
@@ -222,21 +226,27 @@ class InGraphTokenizer(tf.Module):
       ccc_keys, ccc_values = _combining_classes()
       self._ccc_keys, self._ccc_values = tf.constant(ccc_keys), tf.constant(ccc_values)
       self._marks = tf.constant(_mark_boundaries())
-    self._word_delimiters, self._kept_delimiters = _word_split_patterns()
-    # pylint: disable=protected-access
-    self._unknown_word = tokenization._pick_unknown_word_char(vocab)
-    self._fast_bert = tf_text.FastBertTokenizer(
-        vocab=tokenization._fast_wordpiece_vocab(vocab),
-        unknown_token=tokenization.UNK_TOKEN,
-        # Longer words were already replaced; 4 bytes per UTF-8 character.
-        max_bytes_per_word=4 * max_input_chars_per_word,
-        token_out_type=tf.int64,
-        lower_case_nfd_strip_accents=False)
-    # pylint: enable=protected-access
+    self._space_class, self._split_class = _word_split_classes()
+    # The id-ordered tokens FullTokenizer uses: entries no word can match
+    # (earlier copies of a duplicate, blank lines, tokens with spaces) are
+    # unreachable placeholders, so the table has unique keys and every id
+    # keeps its meaning.
+    tokens = tokenization._fast_wordpiece_vocab(vocab)  # pylint: disable=protected-access
+    self._vocab_table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(tokens),
+                                            tf.range(len(tokens), dtype=tf.int64)),
+        default_value=-1)
+    self._unk_id = vocab[tokenization.UNK_TOKEN]
+    # Longer candidates cannot match, so greedy matching tries only these.
+    self._max_token_chars = max(
+        len(token) - 2 if token.startswith("##") else len(token)
+        for token in tokens if not any(char.isspace() for char in token))
 
   def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
     """string [B] -> int64 WordPiece ids, ragged [B, (tokens)]."""
-    return self._fast_bert.tokenize(self.normalize(texts))
+    words = self.split_words(self.normalize(texts))
+    pieces_per_word = self._wordpiece(words.flat_values)
+    return words.with_flat_values(pieces_per_word).merge_dims(1, 2)
 
   def normalize(self, texts: tf.Tensor) -> tf.Tensor:
     """string [B] -> string [B]: steps 1-5 of the module docstring."""
@@ -247,7 +257,7 @@ class InGraphTokenizer(tf.Module):
       chars = self._lower(chars)
     if self.strip_accents:
       chars = self._strip_accents(chars)
-    return self._mark_long_words(tf.strings.unicode_encode(chars, "UTF-8"))
+    return tf.strings.unicode_encode(chars, "UTF-8")
 
   def _lower(self, chars: tf.RaggedTensor) -> tf.RaggedTensor:
     """Python's `str.lower` per row (with NFD when stripping accents)."""
@@ -311,22 +321,76 @@ class InGraphTokenizer(tf.Module):
     ordered = chars.with_flat_values(tf.gather(flat, order))
     return tf.ragged.boolean_mask(ordered, ~_in_ranges(self._marks, ordered))
 
-  def _mark_long_words(self, texts: tf.Tensor) -> tf.Tensor:
-    """Texts with a word over the limit -> their words joined by spaces, each
-    long word replaced by a letter that WordPiece maps to one [UNK]."""
-    limit = self.max_input_chars_per_word
-    long_texts = tf.cast(tf.where(tf.strings.length(texts, unit="UTF8_CHAR") > limit)[:, 0],
-                         tf.int32)
-    words = tf_text.regex_split(tf.gather(texts, long_texts), self._word_delimiters,
-                                self._kept_delimiters)
-    too_long = tf.strings.length(words, unit="UTF8_CHAR") > limit
-    marked = tf.strings.reduce_join(
-        tf.ragged.map_flat_values(tf.where, too_long, self._unknown_word, words),
-        axis=1, separator=" ")
-    rewritten = tf.where(tf.reduce_any(too_long, axis=1), marked,
-                         tf.gather(texts, long_texts))
-    short_texts = tf.range(tf.shape(texts)[0])
-    return tf.dynamic_stitch([short_texts, long_texts], [texts, rewritten])
+  def split_words(self, texts: tf.Tensor) -> tf.RaggedTensor:
+    """Normalised string [B] -> words, ragged string [B, (words)] (step 5)."""
+    spaced = tf.strings.regex_replace(texts, f"([{self._split_class}])", r" \1 ")
+    spaced = tf.strings.regex_replace(spaced, f"[{self._space_class}]", " ")
+    words = tf.strings.split(spaced, sep=" ")
+    return tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)
+
+  def _wordpiece(self, words: tf.Tensor) -> tf.RaggedTensor:
+    """string [W] words -> int64 ids, ragged [W, (pieces)] (step 6).
+
+    All words advance together, one piece per loop iteration: each unfinished
+    word looks up its next 1..max_token_chars characters ("##"-prefixed after
+    its first piece) and takes the longest that is in the vocab. A word
+    finishes at its end, or fails when nothing matches.
+    """
+    num_words = tf.shape(words)[0]
+    num_chars = tf.strings.length(words, unit="UTF8_CHAR")
+    too_long = num_chars > self.max_input_chars_per_word
+    lengths = tf.range(1, self._max_token_chars + 1)
+
+    def step(active, starts, failed, piece_words, piece_ids):
+      """active: int32 [A] word indices; starts: int32 [A] char positions."""
+      shape = [tf.shape(active)[0], self._max_token_chars]
+      candidates = tf.strings.substr(
+          tf.broadcast_to(tf.gather(words, active)[:, tf.newaxis], shape),
+          tf.broadcast_to(starts[:, tf.newaxis], shape),
+          tf.broadcast_to(lengths, shape), unit="UTF8_CHAR")
+      candidates = tf.where(starts[:, tf.newaxis] > 0,
+                            tf.strings.join(["##", candidates]), candidates)
+      ids = self._vocab_table.lookup(candidates)
+      # substr stops at the word's end, so longer candidates repeat shorter ones.
+      found = (ids >= 0) & (lengths <= (tf.gather(num_chars, active) - starts)[:, tf.newaxis])
+      matched = tf.reduce_any(found, axis=1)
+      longest = self._max_token_chars - tf.argmax(
+          tf.reverse(tf.cast(found, tf.int32), axis=[1]), axis=1, output_type=tf.int32)
+      piece_id = tf.gather(ids, longest - 1, batch_dims=1)
+      failed = tf.tensor_scatter_nd_update(
+          failed, tf.boolean_mask(active, ~matched)[:, tf.newaxis],
+          tf.fill([tf.reduce_sum(tf.cast(~matched, tf.int32))], True))
+      index = piece_words.size()
+      piece_words = piece_words.write(index, tf.boolean_mask(active, matched))
+      piece_ids = piece_ids.write(index, tf.boolean_mask(piece_id, matched))
+      starts = starts + longest
+      going_on = matched & (starts < tf.gather(num_chars, active))
+      return (tf.boolean_mask(active, going_on), tf.boolean_mask(starts, going_on), failed,
+              piece_words, piece_ids)
+
+    array = lambda dtype: tf.TensorArray(dtype, size=0, dynamic_size=True, infer_shape=False,
+                                         element_shape=[None])
+    first = tf.cast(tf.where(~too_long)[:, 0], tf.int32)
+    _, _, failed, piece_words, piece_ids = tf.while_loop(
+        lambda active, *_: tf.size(active) > 0, step,
+        (first, tf.zeros_like(first), tf.zeros([num_words], tf.bool),
+         array(tf.int32), array(tf.int64)),
+        shape_invariants=(tf.TensorShape([None]), tf.TensorShape([None]),
+                          tf.TensorShape([None]), None, None))
+    # Pieces of failed words are dropped; failed and over-long words get one
+    # [UNK]. A stable sort by word keeps each word's pieces in order.
+    unknown = failed | too_long
+    piece_words, piece_ids = piece_words.concat(), piece_ids.concat()
+    kept = ~tf.gather(unknown, piece_words)
+    unknown_words = tf.cast(tf.where(unknown)[:, 0], tf.int32)
+    piece_words = tf.concat([tf.boolean_mask(piece_words, kept), unknown_words], 0)
+    piece_ids = tf.concat([tf.boolean_mask(piece_ids, kept),
+                           tf.fill(tf.shape(unknown_words), tf.constant(self._unk_id, tf.int64))], 0)
+    order = tf.argsort(piece_words, stable=True)
+    pieces_per_word = tf.math.unsorted_segment_sum(tf.ones_like(piece_words), piece_words,
+                                                   num_words)
+    return tf.RaggedTensor.from_row_lengths(tf.gather(piece_ids, order),
+                                            tf.cast(pieces_per_word, tf.int64))
 
 
 def pack_inputs(tokens_a: tf.RaggedTensor, tokens_b: tf.RaggedTensor, max_seq_length: int,

@@ -33,7 +33,7 @@ TensorFlow's own Unicode ops follow other Unicode versions and rules
 (measured with Python 3.11 / Unicode 14 and TF 2.20: `tf.strings.lower` leaves
 40 letters upper-case that Python lowers, ICU's NFD decomposes 20 more
 characters, RE2's `\p{C}` lacks unassigned code points, 35 marks differ in
-category, and none of them knows Python's context-dependent final sigma). So
+category). So
 steps 2-5 use tables computed with Python's own `unicodedata` and `re` when
 the tokenizer is built. The result equals `FullTokenizer` run by the Python
 that built the tokenizer, on every input tested (Shakespeare, the sentiment
@@ -249,7 +249,7 @@ class InGraphTokenizer(tf.Module):
     return words.with_flat_values(pieces_per_word).merge_dims(1, 2)
 
   def normalize(self, texts: tf.Tensor) -> tf.Tensor:
-    """string [B] -> string [B]: steps 1-5 of the module docstring."""
+    """string [B] -> normalised string [B]: steps 1-4 of the module docstring."""
     chars = tf.strings.unicode_decode(texts, "UTF-8", errors="replace",
                                       replacement_char=REPLACEMENT_CHARACTER)
     chars = tf.ragged.boolean_mask(chars, ~_in_ranges(self._deleted, chars))
@@ -368,13 +368,16 @@ class InGraphTokenizer(tf.Module):
       return (tf.boolean_mask(active, going_on), tf.boolean_mask(starts, going_on), failed,
               piece_words, piece_ids)
 
-    array = lambda dtype: tf.TensorArray(dtype, size=0, dynamic_size=True, infer_shape=False,
-                                         element_shape=[None])
+    def no_pieces(dtype):
+      # An empty first entry, so that concat() works when no word has a piece.
+      return tf.TensorArray(dtype, size=0, dynamic_size=True, infer_shape=False,
+                            element_shape=[None]).write(0, tf.zeros([0], dtype))
+
     first = tf.cast(tf.where(~too_long)[:, 0], tf.int32)
     _, _, failed, piece_words, piece_ids = tf.while_loop(
         lambda active, *_: tf.size(active) > 0, step,
         (first, tf.zeros_like(first), tf.zeros([num_words], tf.bool),
-         array(tf.int32), array(tf.int64)),
+         no_pieces(tf.int32), no_pieces(tf.int64)),
         shape_invariants=(tf.TensorShape([None]), tf.TensorShape([None]),
                           tf.TensorShape([None]), None, None))
     # Pieces of failed words are dropped; failed and over-long words get one

@@ -422,8 +422,6 @@ def pack_inputs(tokens_a: tf.RaggedTensor, tokens_b: tf.RaggedTensor, max_seq_le
   if max_seq_length < 3:
     raise ValueError(f"max_seq_length must be >= 3 for [CLS] A [SEP] B [SEP], got "
                      f"{max_seq_length}")
-  tokens_a = tf.cast(tokens_a, tf.int32)
-  tokens_b = tf.cast(tokens_b, tf.int32)
   length_a = tf.cast(tokens_a.row_lengths(), tf.int32)
   length_b = tf.cast(tokens_b.row_lengths(), tf.int32)
   budget = max_seq_length - 3
@@ -435,21 +433,19 @@ def pack_inputs(tokens_a: tf.RaggedTensor, tokens_b: tf.RaggedTensor, max_seq_le
                     tf.minimum(length_a, max_seq_length - 2))
   # The original decides the layout after truncating (`if tokens_b:`).
   is_pair = kept_b > 0
-
-  def keep_first(tokens, counts):
-    positions = tf.ragged.range(tf.cast(tokens.row_lengths(), tf.int32))
-    return tf.ragged.boolean_mask(tokens, positions < counts[:, None])
-
-  batch_size = tf.shape(length_a)[0]
-  column = lambda value: tf.fill([batch_size, 1], value)
-  pair_sep = tf.RaggedTensor.from_row_lengths(
-      tf.fill([tf.reduce_sum(tf.cast(is_pair, tf.int32))], sep_id), tf.cast(is_pair, tf.int64))
-  input_ids = tf.concat([column(cls_id), keep_first(tokens_a, kept_a), column(sep_id),
-                         keep_first(tokens_b, kept_b), pair_sep], axis=1)
-  first_segment = 2 + kept_a
-  positions = tf.ragged.range(tf.cast(input_ids.row_lengths(), tf.int32))
-  segment_ids = tf.cast(positions >= first_segment[:, None], tf.int32)
-  shape = [None, max_seq_length]
-  return {"input_ids": input_ids.to_tensor(0, shape=shape),
-          "input_mask": tf.ones_like(input_ids).to_tensor(0, shape=shape),
-          "segment_ids": segment_ids.to_tensor(0, shape=shape)}
+  # Built position by position on dense [B, L] tensors: cheaper to trace and
+  # run than concatenating ragged pieces.
+  dense = lambda tokens: tf.cast(tokens.to_tensor(0, shape=[None, max_seq_length]), tf.int32)
+  position = tf.broadcast_to(tf.range(max_seq_length), [tf.shape(length_a)[0], max_seq_length])
+  first_sep = 1 + kept_a[:, tf.newaxis]
+  second_sep = first_sep + 1 + kept_b[:, tf.newaxis]
+  length = tf.where(is_pair[:, tf.newaxis], second_sep + 1, first_sep + 1)
+  from_a = tf.gather(dense(tokens_a), tf.maximum(position - 1, 0), batch_dims=1)
+  from_b = tf.gather(dense(tokens_b), tf.maximum(position - first_sep - 1, 0), batch_dims=1)
+  input_ids = tf.where(position == 0, cls_id,
+                       tf.where(position < first_sep, from_a,
+                                tf.where((position == first_sep) | (position == second_sep),
+                                         sep_id, from_b)))
+  input_mask = tf.cast(position < length, tf.int32)
+  return {"input_ids": input_ids * input_mask, "input_mask": input_mask,
+          "segment_ids": tf.cast((position > first_sep) & (position < length), tf.int32)}

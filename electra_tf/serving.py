@@ -378,8 +378,11 @@ class _ServingModule(tf.Module):
         f"{TEXT_SIGNATURE}: text and text_b must have the same batch size (pass \"\" as "
         "text_b for single texts)"))
     with tf.control_dependencies([check]):
-      features = pack_inputs(self.tokenizer.tokenize(text), self.tokenizer.tokenize(text_b),
-                             self._exportable.max_seq_length, self._cls_id, self._sep_id)
+      # One tokenizer call for both columns.
+      tokens = self.tokenizer.tokenize(tf.concat([text, text_b], axis=0))
+    batch_size = tf.shape(text)[0]
+    features = pack_inputs(tokens[:batch_size], tokens[batch_size:],
+                           self._exportable.max_seq_length, self._cls_id, self._sep_id)
     return {**self._outputs(features), **features}
 
   def signatures(self) -> Dict[str, tf.types.experimental.ConcreteFunction]:

@@ -12,6 +12,7 @@ bench/serving_latency.py until finetune/ lands.
 """
 
 import dataclasses
+import pathlib
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -21,7 +22,11 @@ import tf_keras
 from electra_tf.config import TransformerConfig
 from electra_tf.encoder import TransformerEncoder
 from electra_tf.layers import Embeddings
-from tests.conftest import SENTIMENT_FILE
+
+# Also read by bench/serving_latency.py, which must not import tests/conftest.py
+# (it splits the CPU into two logical devices).
+SENTIMENT_FILE = (pathlib.Path(__file__).resolve().parents[1] / "data" / "sentiment"
+                  / "amazonReviewSnippets_GroundTruth.txt")
 
 # A CPU-sized encoder for tests: the BERT vocab, E != H (embeddings_project).
 TINY_ENCODER = TransformerConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=2,

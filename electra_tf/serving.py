@@ -2,7 +2,8 @@
 
 The original had no export at all (its issue #108). An export is a directory
 `export_dir/<version>/` (TF Serving's layout) holding a SavedModel that needs
-TensorFlow and tensorflow-text, and no project code:
+TensorFlow alone: no project code, and no custom ops (so the stock
+saved_model_cli and TF Serving builds without tensorflow-text run it too):
 
 | signature         | inputs                                  | outputs                                    |
 |-------------------|-----------------------------------------|--------------------------------------------|
@@ -36,9 +37,12 @@ classifiers, `labels.txt` (one label per line, in class-id order).
 
 Any model is exported through an `ExportableModel`: a function from the three
 id tensors to named outputs, plus metadata. `discriminator_exportable` wraps
-a pre-trained discriminator; `task_exportable` wraps one task of a
-fine-tuning model (the `FinetuningModel` contract: `model(features,
-training)[task.name]` gives that task's outputs).
+a pre-trained discriminator (`load_discriminator` rebuilds one from a model
+dir); `task_exportable` wraps one task of a fine-tuning model (the
+`FinetuningModel` contract: `model(features, training)[task.name]` gives that
+task's outputs), so every task of a multi-task model exports on its own.
+Span (QA) and tagging tasks need their own kinds in `OUTPUTS` (and, for
+QA, a question + context text signature); they are refused until then.
 """
 
 import dataclasses
@@ -160,7 +164,7 @@ def discriminator_exportable(network: ElectraNetwork, *, vocab_file: str, max_se
       forward=forward, variables=network.variables, kind="discriminator", name="discriminator",
       max_seq_length=max_seq_length, vocab_file=vocab_file, do_lower_case=do_lower_case,
       strip_accents=strip_accents, encoder_config=network.config,
-      config=dict(config or {"encoder": network.config.to_dict()}))
+      config=dict(config or {}))
 
 
 def task_exportable(model, task, *, encoder_config: TransformerConfig, vocab_file: str,
@@ -199,7 +203,7 @@ def task_exportable(model, task, *, encoder_config: TransformerConfig, vocab_fil
       forward=forward, variables=model.variables, kind=task.kind, name=task.name,
       max_seq_length=max_seq_length, vocab_file=vocab_file, do_lower_case=do_lower_case,
       strip_accents=strip_accents, encoder_config=encoder_config, label_names=labels,
-      config=dict(config or {"encoder": encoder_config.to_dict()}))
+      config=dict(config or {}))
 
 
 # --- loading a pre-trained discriminator -------------------------------------

@@ -6,13 +6,16 @@ loads the SavedModel back, and times, in the same run and on the same review
 sentences:
 
 - the in-process Keras model, called eagerly and through a tf.function;
-- the SavedModel's `serve_ids` (token ids, [B, 128]);
+- the SavedModel's `serve_ids` (token ids, [B, 128]), and on the same ids
+  with the padding trimmed to the batch's longest sequence (`serve_ids`
+  takes any length up to 128; the outputs are the same);
 - the SavedModel's `serving_default` (raw text: in-graph tokenization and
   featurisation included).
 
 Batch 1: p50 and p99 latency over `--iterations` calls. Batch 32: throughput
 (sequences/s) from the median of `--batches` calls. Paths take turns call by
-call, so load from other processes on a shared machine hits them alike.
+call, so load from other processes on a shared machine hits them alike; the
+matmul FLOP/s reached in the same run is printed to put the figures in context.
 
 Usage:
   python bench/serving_latency.py [--iterations 300] [--batches 20] [--keep-export DIR]
@@ -34,6 +37,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
+from bench.pretrain_throughput import matmul_peak_flops  # noqa: E402
 from electra_tf import serving, tokenization  # noqa: E402
 from electra_tf.config import PretrainingConfig, get_bert_config  # noqa: E402
 from tests.finetuning_stand_in import (SENTIMENT, StandInFinetuningModel,  # noqa: E402
@@ -90,6 +94,8 @@ def main() -> int:
       "Keras model, eager": lambda f: model(f, training=False)["sentiment"]["probabilities"].numpy(),
       "Keras model, tf.function": lambda f: compiled(f)["sentiment"]["probabilities"].numpy(),
       "SavedModel serve_ids": lambda f: serve_ids(**f)["probabilities"].numpy(),
+      "SavedModel serve_ids, trimmed padding": (
+          lambda f: serve_ids(**f)["probabilities"].numpy()),
       "SavedModel serving_default (text)": lambda t: serve_text(**t)["probabilities"].numpy(),
   }
 
@@ -97,21 +103,30 @@ def main() -> int:
     texts = sentences[100:100 + batch_size]
     features = {k: tf.constant(v) for k, v in
                 featurize_batch(tokenizer, texts, [""] * batch_size, SEQ).items()}
+    longest = int(tf.reduce_max(tf.reduce_sum(features["input_mask"], axis=1)))
+    trimmed = {k: v[:, :longest] for k, v in features.items()}
     text = {"text": tf.constant(texts), "text_b": tf.constant([""] * batch_size)}
-    return {name: text if "text" in name else features for name in paths}
+    return {name: text if "text" in name else trimmed if "trimmed" in name else features
+            for name in paths}
 
-  single = time_round_robin(paths, inputs_for(1), args.iterations)
-  batched = time_round_robin(paths, inputs_for(32), args.batches)
+  single_inputs, batched_inputs = inputs_for(1), inputs_for(32)
+  single = time_round_robin(paths, single_inputs, args.iterations)
+  batched = time_round_robin(paths, batched_inputs, args.batches)
+  peak = matmul_peak_flops(tf.float32)
   print(f"ELECTRA-Small classifier (hidden {config.hidden_size}, {config.num_hidden_layers} "
         f"layers, embeddings {config.embedding_size}), seq {SEQ}, TensorFlow {tf.__version__}, "
-        f"{os.cpu_count()} CPU(s); export took {export_seconds:.1f} s")
-  print(f"batch 1: {args.iterations} calls per path; batch 32: {args.batches} calls per path\n")
-  header = f"| {'path':<36} | batch 1 p50 ms | batch 1 p99 ms | batch 32 seq/s |"
+        f"{os.cpu_count()} CPU(s), fp32 matmul peak in this run {peak / 1e9:.0f} GFLOP/s; "
+        f"export took {export_seconds:.1f} s")
+  trimmed = "SavedModel serve_ids, trimmed padding"
+  print(f"batch 1: {args.iterations} calls per path; batch 32: {args.batches} calls per path; "
+        f"trimmed lengths {single_inputs[trimmed]['input_ids'].shape[1]} (batch 1) and "
+        f"{batched_inputs[trimmed]['input_ids'].shape[1]} (batch 32)\n")
+  header = f"| {'path':<37} | batch 1 p50 ms | batch 1 p99 ms | batch 32 seq/s |"
   print(header)
   print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
   for name in paths:
     throughput = 32 / float(np.median(batched[name]))
-    print(f"| {name:<36} | {percentile_ms(single[name], 50):>14.2f} | "
+    print(f"| {name:<37} | {percentile_ms(single[name], 50):>14.2f} | "
           f"{percentile_ms(single[name], 99):>14.2f} | {throughput:>14.1f} |")
   if not args.keep_export:
     shutil.rmtree(export_dir)

@@ -1,4 +1,4 @@
-"""Exports a model as a SavedModel for serving (TF Serving, tf.saved_model.load).
+"""Exports a pre-trained ELECTRA discriminator as a SavedModel for serving.
 
   # the pre-trained discriminator of a run_pretraining model dir
   python export_saved_model.py --model-dir DATA_DIR/models/MODEL --export-dir exports/electra
@@ -7,8 +7,11 @@
 
 Writes EXPORT_DIR/<version>/ (default version: one more than the highest
 present) with signatures `serving_default` (raw text) and `serve_ids` (token
-ids); see electra_tf/serving.py. All logic is in electra_tf.serving; this file
-only parses flags and checks them before loading anything.
+ids), for TF Serving, tf.saved_model.load or saved_model_cli; see
+electra_tf/serving.py. Fine-tuned task models export through the same library
+(`serving.task_exportable` + `serving.export_saved_model`). All logic is in
+electra_tf.serving; this file only parses flags and checks them before loading
+anything.
 """
 
 import argparse

@@ -79,7 +79,9 @@ class Embeddings(tf_keras.layers.Layer):
   def call(self, input_ids, segment_ids, training=None):
     """[B, L] int ids and segment ids -> [B, L, E]."""
     seq_length = input_ids.shape[1]
-    if seq_length > self.config.max_position_embeddings:
+    if seq_length is None:  # traced with a dynamic length, e.g. for serving
+      seq_length = tf.shape(input_ids)[1]
+    elif seq_length > self.config.max_position_embeddings:
       raise ValueError(f"sequence length {seq_length} exceeds max_position_embeddings "
                        f"{self.config.max_position_embeddings}")
     x = tf.gather(self.word_embeddings, input_ids)
@@ -130,6 +132,8 @@ class TransformerLayer(tf_keras.layers.Layer):
     batch_size, seq_length = x.shape[0], x.shape[1]
     if batch_size is None:
       batch_size = tf.shape(x)[0]
+    if seq_length is None:
+      seq_length = tf.shape(x)[1]
     x = tf.reshape(x, [batch_size, seq_length, self.num_heads, self.head_size])
     return tf.transpose(x, [0, 2, 1, 3])
 

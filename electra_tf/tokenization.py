@@ -121,12 +121,11 @@ def _ranges_to_class(ranges: Iterable[Sequence[int]]) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _split_class() -> str:
-  """Regex class body of the characters that always form a word on their own.
-
-  BERT's punctuation (ASCII non-alphanumerics and every Unicode category P*)
-  and CJK ideographs. Built once by scanning all code points (~0.3 s).
-  """
+def split_char_ranges() -> List[List[int]]:
+  """Inclusive code point ranges of the characters that always form a word on
+  their own: BERT's punctuation (ASCII non-alphanumerics and every Unicode
+  category P*) and CJK ideographs. Built once by scanning all code points
+  (~0.3 s)."""
   ranges: List[List[int]] = [list(r) for r in _ASCII_PUNCTUATION_RANGES]
   ranges += [list(r) for r in _CJK_RANGES]
   for code_point in range(128, 0x110000):
@@ -135,7 +134,13 @@ def _split_class() -> str:
         ranges[-1][1] = code_point
       else:
         ranges.append([code_point, code_point])
-  return _ranges_to_class(ranges)
+  return ranges
+
+
+@functools.lru_cache(maxsize=None)
+def _split_class() -> str:
+  """Regex class body of `split_char_ranges`."""
+  return _ranges_to_class(split_char_ranges())
 
 
 @functools.lru_cache(maxsize=None)

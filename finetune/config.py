@@ -118,6 +118,14 @@ class FinetuningConfig(HParams):
   @classmethod
   def create(cls, model_name: str, data_dir: str, **hparams) -> "FinetuningConfig":
     """Builds a validated config, applying overrides in the original's order."""
+    config = cls.resolve(model_name, data_dir, **hparams)
+    config.validate()
+    return config
+
+  @classmethod
+  def resolve(cls, model_name: str, data_dir: str, **hparams) -> "FinetuningConfig":
+    """The original's order of application, without `validate()` (which also
+    checks that the tasks are registered)."""
     config = cls(model_name=model_name, data_dir=data_dir)
     config._default_paths(hparams.get("task_names", config.task_names))
     config.update(hparams)
@@ -147,7 +155,6 @@ class FinetuningConfig(HParams):
       config.num_train_epochs = 3.0
       config.log_examples = True
     config.update(hparams)
-    config.validate()
     return config
 
   @classmethod

@@ -8,7 +8,8 @@ layout, no labels) and, for scoring test predictions offline,
 `test_labels.tsv` (`index\\tlabel`). Label 1 means a mean rating > 0.
 Sentences rated near neutral (|rating| < `min_abs_rating`) are dropped,
 as are repeated sentences (kept once, so no sentence is in two splits).
-The split is a seeded shuffle: the same arguments give the same files.
+The split is stratified by label and seeded: the same arguments give the
+same files.
 """
 
 import dataclasses
@@ -99,10 +100,19 @@ def build_sentiment_task(source_file: str, output_dir: str, *, min_abs_rating: f
     else:
       seen.add(sentence)
       kept.append((sentence, "1" if rating > 0 else "0"))
-  random.Random(seed).shuffle(kept)
-  num_dev, num_test = int(len(kept) * dev_fraction), int(len(kept) * test_fraction)
-  splits = {"dev": kept[:num_dev], "test": kept[num_dev:num_dev + num_test],
-            "train": kept[num_dev + num_test:]}
+  # Stratified: each split gets the same share of each label, so the majority
+  # rate is the same everywhere; then each split is shuffled.
+  rng = random.Random(seed)
+  splits = {"train": [], "dev": [], "test": []}
+  for label in ("0", "1"):
+    group = [row for row in kept if row[1] == label]
+    rng.shuffle(group)
+    num_dev, num_test = round(len(group) * dev_fraction), round(len(group) * test_fraction)
+    splits["dev"] += group[:num_dev]
+    splits["test"] += group[num_dev:num_dev + num_test]
+    splits["train"] += group[num_dev + num_test:]
+  for rows in splits.values():
+    rng.shuffle(rows)
   if not all(splits.values()):
     raise FinetuningDataError(f"{source_file}: too few sentences ({len(kept)}) for three splits")
   for split in ("train", "dev"):

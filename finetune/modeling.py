@@ -113,7 +113,7 @@ def check_init_checkpoint(path: str) -> None:
         "hparam init_checkpoint at a checkpoint (ours, the original's TF1 format, or a "
         "Hugging Face directory), or set \"init_checkpoint\": null to fine-tune from "
         "random weights")
-  if checkpoint_conversion.detect_format(path) == "hf":
+  if tf.io.gfile.exists(os.path.join(path, huggingface.CONFIG_FILE)):
     huggingface.read_json_object(os.path.join(path, huggingface.CONFIG_FILE))
     return
   try:

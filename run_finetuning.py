@@ -40,6 +40,7 @@ def main(argv=None) -> int:
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                       datefmt="%H:%M:%S", stream=sys.stdout)
   logging.getLogger("tensorflow").setLevel(logging.WARNING)
+  logging.getLogger("absl").setLevel(logging.WARNING)  # per-checkpoint-save timing lines
   try:
     config = FinetuningConfig.create(args.model_name, args.data_dir,
                                      **parse_hparams(args.hparams))

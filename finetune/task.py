@@ -170,8 +170,8 @@ class Task(abc.ABC):
     return [("dev", "")]
 
   def test_splits(self) -> List[str]:
-    """The splits `write_test_outputs` predicts; [] if the task has none."""
-    return ["test"]
+    """The splits `write_test_outputs` predicts; none unless the task writes them."""
+    return []
 
   # --- features ----------------------------------------------------------------
 

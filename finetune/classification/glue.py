@@ -108,7 +108,7 @@ class GlueTask:
   applies) and `split_files` ({split: file stem} where it differs), and
   implement `columns(split)`.
   """
-  submission_files: Dict[str, str] = {"test": ""}
+  submission_files: Dict[str, str] = {}
   split_files: Dict[str, str] = {}
   unordered = False
 

@@ -97,6 +97,12 @@ def test_double_unordered_appends_swapped_training_pairs(tmp_path, name):
   assert len(make_task(tmp_path, name, double_unordered=False).get_examples("train")) == n
 
 
+def test_debug_reads_the_first_100_lines_as_the_original(tmp_path):
+  write_task("sst", task_dir(tmp_path, "sst"), n=150)
+  assert len(make_task(tmp_path, "sst").get_examples("train")) == 150
+  assert len(make_task(tmp_path, "sst", debug=True).get_examples("train")) == 99  # + header
+
+
 def test_double_unordered_leaves_other_tasks_alone(tmp_path):
   expected = write_task("rte", task_dir(tmp_path, "rte"))
   assert len(make_task(tmp_path, "rte").get_examples("train")) == len(expected["train"])

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+from electra_tf import checkpoint_conversion
 from electra_tf.checkpoints import CheckpointError, save_original_checkpoint
 from electra_tf.config import PretrainingConfig
 from electra_tf.optimization import layerwise_lr_multipliers
@@ -176,6 +177,15 @@ def test_loads_original_tf1_and_hugging_face_checkpoints(tmp_path, pretraining_m
   report = modeling.load_init_checkpoint(model, hf_dir)
   assert_encoder_equals(model, source.named_variables())
   assert report.missing == ["task_specific/rte/dense/bias", "task_specific/rte/dense/kernel"]
+
+
+def test_loads_a_converted_electra_tf_checkpoint(tmp_path, pretraining_model):
+  _, source = pretraining_model
+  checkpoint_conversion.save_electra_tf(source, str(tmp_path / "converted"), global_step=9)
+  _, _, model = make(names=("rte",))
+  report = modeling.load_init_checkpoint(model, str(tmp_path / "converted"))
+  assert_encoder_equals(model, source.named_variables())
+  assert report.global_step == 9
 
 
 def save_finetuned(model, config, directory):

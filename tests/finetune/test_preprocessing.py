@@ -76,6 +76,15 @@ def test_single_and_pair_features_follow_the_original(tmp_path, tokenizer):
   assert rte.task_id == 1 and sst.task_id == 0
 
 
+def test_log_examples_shows_the_tokens(tmp_path, tokenizer, caplog):
+  (rte,) = make_tasks(tmp_path, ["rte"], tokenizer, max_seq_length=16)
+  caplog.set_level("INFO")
+  rte.featurize([InputExample("rte", 4, "It rains.", "Wet streets.", "entailment")], True,
+                log=True)
+  assert "tokens: [CLS] it rains . [SEP] wet streets . [SEP]" in caplog.text
+  assert "segment_ids: [0, 0, 0, 0, 0, 1, 1, 1, 1]" in caplog.text
+
+
 def test_regression_targets_are_normalised(tmp_path, tokenizer):
   (sts,) = make_tasks(tmp_path, ["sts"], tokenizer)
   examples = [InputExample("sts", i, "a", "b", y) for i, y in enumerate([0.0, 2.5, 5.0])]

@@ -193,6 +193,24 @@ def test_two_replicas_train_and_evaluate(pretrained_data_dir, tmp_path):
   assert runner.evaluate()["rte"]["accuracy"] >= 0
 
 
+def test_mixed_precision_trains_with_float32_outputs(tmp_path):
+  from finetune.config import FinetuningConfig  # pylint: disable=import-outside-toplevel
+  from finetune.runner import prepare_run  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  shutil.copyfile(VOCAB_FILE, tmp_path / "vocab.txt")
+  write_task("sts", str(tmp_path / "finetuning_data" / "sts"), n=8)
+  config = FinetuningConfig.create(
+      "m", str(tmp_path), model_size="tiny", task_names=["sts"], max_seq_length=32,
+      train_batch_size=8, num_train_epochs=1.0, init_checkpoint=None, seed=3,
+      mixed_precision="mixed_bfloat16")
+  tasks, preprocessor, data = prepare_run(config)
+  runner = ModelRunner(config, tasks, preprocessor, data, tf.distribute.get_strategy(), 1, 3)
+  assert np.isfinite(runner.train())
+  assert runner.model.backbone.encoder.transformer_layers[0].query.compute_dtype == "bfloat16"
+  outputs = runner.predict(tasks[0], data.evals["sts"][0][2], batch_size=8)
+  assert outputs["predictions"].dtype == np.float32 and len(outputs["eid"]) == 8
+
+
 @pytest.mark.slow
 def test_longer_pretraining_and_finetuning(tmp_path, caplog):
   """The demo's scale: 100 pre-training steps, 3 trials of 5 epochs."""

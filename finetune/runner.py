@@ -120,6 +120,16 @@ class ModelRunner:
   def __init__(self, config: FinetuningConfig, tasks: Sequence[Task],
                preprocessor: Preprocessor, data: PreparedData,
                strategy: tf.distribute.Strategy, trial: int, seed: int):
+    """Builds the model under `strategy` and loads its initial weights.
+
+    Args:
+      config: the run's config.
+      tasks: its tasks, in `task_names` order.
+      preprocessor, data: from `prepare_run`.
+      strategy: where to build, train and predict.
+      trial: 1-based; the checkpoint goes to `config.trial_model_dir(trial)`.
+      seed: seeds the initialisation, dropout and shuffling.
+    """
     self.config = config
     self.tasks = list(tasks)
     self.preprocessor = preprocessor

@@ -10,11 +10,12 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import run_finetuning
 from finetune import datasets, modeling
-from finetune.preprocessing import Preprocessor
-from finetune.runner import ModelRunner, prepare_data
+from finetune.config import FinetuningConfig
+from finetune.runner import ModelRunner, prepare_run
 from tests.conftest import SENTIMENT_FILE, VOCAB_FILE
 from tests.finetune.conftest import PRETRAINED_MODEL, pretrain
 from tests.finetune.glue_fixtures import write_task
@@ -175,9 +176,6 @@ def test_pretrain_then_finetune_sentiment_beats_the_majority_class(pretrained_da
 
 def test_two_replicas_train_and_evaluate(pretrained_data_dir, tmp_path):
   """MirroredStrategy over the two logical CPUs: every example is scored once."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from finetune.config import FinetuningConfig  # pylint: disable=import-outside-toplevel
-  from finetune.runner import prepare_run  # pylint: disable=import-outside-toplevel
   shutil.copyfile(VOCAB_FILE, tmp_path / "vocab.txt")
   write_task("rte", str(tmp_path / "finetuning_data" / "rte"), n=10)
   config = FinetuningConfig.create(
@@ -194,9 +192,6 @@ def test_two_replicas_train_and_evaluate(pretrained_data_dir, tmp_path):
 
 
 def test_mixed_precision_trains_with_float32_outputs(tmp_path):
-  from finetune.config import FinetuningConfig  # pylint: disable=import-outside-toplevel
-  from finetune.runner import prepare_run  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   shutil.copyfile(VOCAB_FILE, tmp_path / "vocab.txt")
   write_task("sts", str(tmp_path / "finetuning_data" / "sts"), n=8)
   config = FinetuningConfig.create(

@@ -96,26 +96,24 @@ class Preprocessor:
   def cache_key(self, tasks: Sequence[Task], split: str) -> Dict:
     """Everything the records of (tasks, split) depend on."""
     config = self.config
-    for task in tasks:
-      if not tf.io.gfile.exists(task.data_file(split)):
-        raise FinetuningDataError(
-            f"{task.data_file(split)} does not exist: the {task.name} {split} split; put "
-            f"the task's files in {config.raw_data_dir(task.name)}")
+    files = {task.name: task.data_file(split) for task in tasks}
+    for name, path in files.items():
+      if not tf.io.gfile.exists(path):
+        raise FinetuningDataError(f"{path} does not exist: the {name} {split} split; put "
+                                  f"the task's files in {config.raw_data_dir(name)}")
     if self._vocab_sha256 is None:
       self._vocab_sha256 = utils.file_sha256(config.vocab_file)
     return {
         "format": CACHE_FORMAT_VERSION,
         "task_names": list(config.task_names),
-        "tasks": sorted(task.name for task in tasks),
+        "tasks": sorted(files),
         "split": split,
         "vocab_sha256": self._vocab_sha256,
         "do_lower_case": config.do_lower_case,
         "debug": config.debug,
         "skip_malformed_lines": config.skip_malformed_lines,
         "task_params": {task.name: task.featurization_params() for task in tasks},
-        "data_sha256": {os.path.basename(os.path.dirname(task.data_file(split))) + "/"
-                        + os.path.basename(task.data_file(split)):
-                        utils.file_sha256(task.data_file(split)) for task in tasks},
+        "data_sha256": {name: utils.file_sha256(path) for name, path in files.items()},
     }
 
   def prepare(self, tasks: Sequence[Task], split: str) -> CachedSplit:

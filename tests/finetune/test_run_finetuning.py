@@ -17,7 +17,7 @@ from finetune import datasets, modeling
 from finetune.config import FinetuningConfig
 from finetune.runner import ModelRunner, prepare_run
 from tests.conftest import SENTIMENT_FILE, VOCAB_FILE
-from tests.finetune.conftest import PRETRAINED_MODEL, pretrain
+from tests.finetune.conftest import PRETRAINED_MODEL
 from tests.finetune.glue_fixtures import write_task
 
 
@@ -207,11 +207,13 @@ def test_mixed_precision_trains_with_float32_outputs(tmp_path):
 
 
 @pytest.mark.slow
-def test_longer_pretraining_and_finetuning(tmp_path, caplog):
-  """The demo's scale: 100 pre-training steps, 3 trials of 5 epochs."""
-  pretrain(tmp_path, num_steps=100)
-  results, majority, _ = finetune_sentiment(tmp_path, caplog, num_trials=3,
-                                            num_train_epochs=5.0, write_test_outputs=False)
+def test_every_seed_beats_the_majority_class(pretrained_data_dir, tmp_path, caplog):
+  """Five trials at length 128 for 4 epochs: each seed, not just the mean, learns."""
+  shutil.copytree(pretrained_data_dir / "models" / PRETRAINED_MODEL,
+                  tmp_path / "models" / PRETRAINED_MODEL)
+  shutil.copyfile(VOCAB_FILE, tmp_path / "vocab.txt")
+  results, majority, _ = finetune_sentiment(tmp_path, caplog, num_trials=5, max_seq_length=128,
+                                            num_train_epochs=4.0, write_test_outputs=False)
   accuracies = [r["sst"]["accuracy"] for r in results]
   print(f"dev accuracy per trial {accuracies}, majority class {majority:.2f}")
-  assert len(accuracies) == 3 and np.mean(accuracies) > majority + 5
+  assert len(accuracies) == 5 and min(accuracies) > majority + 5

@@ -9,7 +9,7 @@
    finetuning_data/sst); prints dev accuracy against the majority-class
    rate, and scores the GLUE-format test predictions.
 
-  python demo.py [--demo-dir demo_output] [--num-train-steps 300] [--num-finetune-epochs 6]
+  python demo.py [--demo-dir demo_output] [--num-train-steps 300] [--num-finetune-epochs 3]
 
 Rerunning resumes from the checkpoint in DEMO_DIR (delete it to start over).
 """
@@ -31,7 +31,7 @@ def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--demo-dir", default=os.path.join(ROOT, "demo_output"))
   parser.add_argument("--num-train-steps", type=int, default=300)
-  parser.add_argument("--num-finetune-epochs", type=float, default=6.0)
+  parser.add_argument("--num-finetune-epochs", type=float, default=3.0)
   args = parser.parse_args()
 
   from data_prep import build_pretraining_dataset  # pylint: disable=import-outside-toplevel

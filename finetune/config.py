@@ -112,9 +112,6 @@ class FinetuningConfig(HParams):
   # XLA-compile the training step; None = on for GPU/TPU, off on CPU.
   jit_compile: Optional[bool] = None
 
-  PATHS = ("vocab_file", "init_checkpoint", "model_dir", "results_txt", "results_pkl",
-           "preprocessed_data_dir")
-
   @classmethod
   def create(cls, model_name: str, data_dir: str, **hparams) -> "FinetuningConfig":
     """Builds a validated config, applying overrides in the original's order."""

@@ -139,6 +139,11 @@ def test_pretrain_then_finetune_sentiment_beats_the_majority_class(pretrained_da
   assert lines == [f"sst: accuracy: {a:.2f} - loss: {r['sst']['loss']:.2f}"
                    for a, r in zip(accuracies, results)]
   assert PROGRESS.search(caplog.text), caplog.text
+  # The original's step count (padded examples // batch * epochs) and 10% warm-up.
+  assert ("training 198 steps: 2083 records (2112 with padding) x 3 epochs / batch 32 | "
+          "lr 0.0005, warm-up 19 steps, linear decay | layer-wise decay 0.8 over 2 layers | "
+          "weight decay 0.01") in caplog.text
+  assert "step 198/198 (100.0%)" in caplog.text and "| lr 0.000e+00 |" in caplog.text
   assert re.search(r"task\s+metric\s+mean\s+std\s+trials\s+per trial\n"
                    r"sst\s+accuracy\s+\d+\.\d\d\s+\d+\.\d\d\s+2\s", caplog.text)
 

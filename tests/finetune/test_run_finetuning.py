@@ -188,7 +188,11 @@ def test_two_replicas_train_and_evaluate(pretrained_data_dir, tmp_path):
       train_batch_size=4, eval_batch_size=4, num_train_epochs=1.0, init_checkpoint=None,
       seed=3)
   tasks, preprocessor, data = prepare_run(config)
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  # Not the default collective all-reduce: TF keys collectives per device group
+  # for the whole process, and tests/test_training.py's MirroredStrategy on the
+  # same two devices would collide with this one's.
+  strategy = tf.distribute.MirroredStrategy(
+      ["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())
   runner = ModelRunner(config, tasks, preprocessor, data, strategy, trial=1, seed=3)
   assert np.isfinite(runner.train())
   outputs = runner.predict(tasks[0], data.evals["rte"][0][2], batch_size=4)

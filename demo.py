@@ -3,9 +3,13 @@
 1. build_pretraining_dataset: data/corpus (8 Shakespeare plays) -> TFRecords;
 2. run_pretraining: the `tiny` ELECTRA for a few hundred steps on the CPU;
 3. run_pretraining with do_eval: the original's metrics, written to
-   DEMO_DIR/models/demo/results/unsup_results.txt.
+   DEMO_DIR/models/demo/results/unsup_results.txt;
+4. run_finetuning: the pre-trained model fine-tuned on a binary sentiment
+   task in GLUE's SST-2 format, built from data/sentiment (DEMO_DIR/
+   finetuning_data/sst); prints dev accuracy against the majority-class
+   rate, and scores the GLUE-format test predictions.
 
-  python demo.py [--demo-dir demo_output] [--num-train-steps 300]
+  python demo.py [--demo-dir demo_output] [--num-train-steps 300] [--num-finetune-epochs 3]
 
 Rerunning resumes from the checkpoint in DEMO_DIR (delete it to start over).
 """
@@ -13,6 +17,7 @@ Rerunning resumes from the checkpoint in DEMO_DIR (delete it to start over).
 import argparse
 import json
 import os
+import pickle
 import shutil
 import sys
 import time
@@ -26,16 +31,19 @@ def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--demo-dir", default=os.path.join(ROOT, "demo_output"))
   parser.add_argument("--num-train-steps", type=int, default=300)
+  parser.add_argument("--num-finetune-epochs", type=float, default=3.0)
   args = parser.parse_args()
 
   from data_prep import build_pretraining_dataset  # pylint: disable=import-outside-toplevel
+  from finetune import datasets  # pylint: disable=import-outside-toplevel
+  import run_finetuning  # pylint: disable=import-outside-toplevel
   import run_pretraining  # pylint: disable=import-outside-toplevel
 
   data_dir = args.demo_dir
   os.makedirs(data_dir, exist_ok=True)
   shutil.copyfile(os.path.join(ROOT, "data", "vocab.txt"), os.path.join(data_dir, "vocab.txt"))
   start = time.time()
-  print("== 1/3 build_pretraining_dataset: data/corpus -> TFRecords", flush=True)
+  print("== 1/4 build_pretraining_dataset: data/corpus -> TFRecords", flush=True)
   if build_pretraining_dataset.main([
       "--corpus-dir", os.path.join(ROOT, "data", "corpus"),
       "--vocab-file", os.path.join(data_dir, "vocab.txt"),
@@ -46,19 +54,51 @@ def main() -> int:
   with open(os.path.join(ROOT, "configs", "demo_pretrain.json")) as f:
     hparams = json.load(f)
   hparams["num_train_steps"] = args.num_train_steps
-  print(f"== 2/3 run_pretraining: tiny model, {args.num_train_steps} steps", flush=True)
+  print(f"== 2/4 run_pretraining: tiny model, {args.num_train_steps} steps", flush=True)
   common = ["--data-dir", data_dir, "--model-name", "demo"]
   if run_pretraining.main(common + ["--hparams", json.dumps(hparams)]):
     return 1
-  print("== 3/3 run_pretraining with do_eval: the original's metrics", flush=True)
+  print("== 3/4 run_pretraining with do_eval: the original's metrics", flush=True)
   hparams.update(do_train=False, do_eval=True, eval_batch_size=32, num_eval_steps=20)
   if run_pretraining.main(common + ["--hparams", json.dumps(hparams)]):
     return 1
   results = os.path.join(data_dir, "models", "demo", "results", "unsup_results.txt")
-  print(f"== done in {time.time() - start:.0f} s; results in {results}:")
+  print(f"pre-training results in {results}:")
   with open(results) as f:
     print(f.read())
+
+  print("== 4/4 run_finetuning: binary sentiment (GLUE SST-2 format) from data/sentiment",
+        flush=True)
+  task_dir = os.path.join(data_dir, "finetuning_data", "sst")
+  summary = datasets.build_sentiment_task(
+      os.path.join(ROOT, "data", "sentiment", "amazonReviewSnippets_GroundTruth.txt"), task_dir)
+  print(f"{task_dir}: {summary.sizes} examples; dropped {summary.dropped_neutral} near-neutral "
+        f"and {summary.dropped_duplicates} repeated sentences")
+  finetune_hparams = {"model_size": "tiny", "task_names": ["sst"], "max_seq_length": 64,
+                      "learning_rate": 5e-4, "num_train_epochs": args.num_finetune_epochs,
+                      "iterations_per_loop": 66, "write_test_outputs": True, "seed": 0}
+  if run_finetuning.main(common + ["--hparams", json.dumps(finetune_hparams)]):
+    return 1
+  model_dir = os.path.join(data_dir, "models", "demo")
+  with open(os.path.join(model_dir, "results", "sst_results.pkl"), "rb") as f:
+    dev_accuracy = pickle.load(f)[-1]["sst"]["accuracy"]
+  test_accuracy = score_submission(
+      os.path.join(model_dir, "test_predictions", "sst_submission_1", "SST-2.tsv"),
+      os.path.join(task_dir, "test_labels.tsv"))
+  print(f"== done in {time.time() - start:.0f} s")
+  print(f"sentiment dev accuracy {dev_accuracy:.2f}% (majority class: "
+        f"{summary.majority_rate('dev'):.2f}%); test accuracy of the GLUE-format predictions "
+        f"{test_accuracy:.2f}% (majority class: {summary.majority_rate('test'):.2f}%)")
   return 0
+
+
+def score_submission(submission: str, labels: str) -> float:
+  """Accuracy (%) of a GLUE `index\tprediction` file against `index\tlabel`."""
+  def read(path):
+    with open(path) as f:
+      return dict(line.rstrip("\n").split("\t") for line in f.readlines()[1:])
+  predictions, gold = read(submission), read(labels)
+  return 100.0 * sum(predictions[i] == label for i, label in gold.items()) / len(gold)
 
 
 if __name__ == "__main__":

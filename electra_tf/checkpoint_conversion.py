@@ -43,6 +43,9 @@ from electra_tf.vocab import SpecialTokenIds
 FORMATS = ("original", "electra_tf", "hf")
 OUTPUT_FORMATS = ("original", "electra_tf")
 MODEL_SPEC_FILE = "model_spec.json"
+# The resolved PretrainingConfig that `training.Pretrainer` writes beside its
+# checkpoints; enough to rebuild the model of a pre-training run.
+PRETRAIN_CONFIG_FILE = "pretrain_config.json"
 VOCAB_FILE = "vocab.txt"
 # PretrainingConfig fields that decide which variables exist and their shapes.
 ARCHITECTURE_HPARAMS = (
@@ -441,3 +444,54 @@ def _replace_dir(new: str, target: str) -> None:
   os.rename(target, old)
   os.rename(new, target)
   shutil.rmtree(old)
+
+
+# --- weights into an existing model -------------------------------------------
+
+def load_weights(variables: Mapping[str, tf.Variable], path: str, *,
+                 allow_missing: bool = True) -> LoadReport:
+  """Loads a checkpoint of any supported format into `variables` by original name.
+
+  The routine behind warm starts such as fine-tuning's `init_checkpoint`:
+  weights whose original names the model has are loaded, the rest reported.
+
+  - `hf`: a Hugging Face directory (its discriminator or BERT encoder);
+  - `original`: a name-based TF1 checkpoint (the released archives, runs of
+    the original, `convert_checkpoint.py --to original` outputs);
+  - `electra_tf`: an object-based checkpoint, rebuilt from `model_spec.json`
+    beside it (`convert_checkpoint.py --to electra_tf`) or, for a
+    pre-training run's model dir, from its `pretrain_config.json`.
+
+  Args:
+    variables: {original TF1 name: tf.Variable}, e.g. a fine-tuning model's
+      `electra/...` and `task_specific/...` variables.
+    path: a checkpoint prefix or directory, or a Hugging Face directory.
+    allow_missing: if False, a model variable the checkpoint lacks is an error.
+
+  Returns:
+    A LoadReport (for electra_tf checkpoints `unexpected` lists the source
+    model's weights the target has no variable for, e.g. the generator).
+
+  Raises:
+    CheckpointError: nothing loadable at `path`, no name in common, or a
+      shape mismatch; the variables are then unchanged.
+  """
+  source_format = detect_format(path)
+  if source_format == "hf":
+    return huggingface.load_hf_checkpoint(variables, path, network="discriminator",
+                                          allow_missing=allow_missing)
+  if source_format == "original":
+    return checkpoints.load_original_checkpoint(variables, path, allow_missing=allow_missing)
+  prefix = checkpoints.resolve_checkpoint(path)
+  hparams = None
+  directory = os.path.dirname(prefix)
+  run_config = os.path.join(directory, PRETRAIN_CONFIG_FILE)
+  if (not tf.io.gfile.exists(os.path.join(directory, MODEL_SPEC_FILE))
+      and tf.io.gfile.exists(run_config)):
+    saved = huggingface.read_json_object(run_config)
+    hparams = {k: saved[k] for k in ARCHITECTURE_HPARAMS if k in saved}
+  loaded = load_electra_tf(prefix, hparams)
+  source = {name: variable.numpy() for name, variable in loaded.model.named_variables().items()}
+  return checkpoints.assign_named_weights(
+      variables, {name: array.shape for name, array in source.items()}, source.__getitem__,
+      source=prefix, global_step=loaded.global_step, allow_missing=allow_missing)

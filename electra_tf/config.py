@@ -32,7 +32,8 @@ MODEL_SIZES: Dict[str, Dict[str, int]] = {
 # so the embeddings_project path is exercised by the tests.
 SIZE_EMBEDDING_SIZES: Dict[str, int] = {"small": 128, "tiny": 64}
 
-# The original's debug model (run_pretraining.PretrainingModel).
+# The original's debug model (run_pretraining.PretrainingModel and
+# run_finetuning.FinetuningModel).
 DEBUG_MODEL = {"num_hidden_layers": 3, "hidden_size": 144,
                "intermediate_size": 144 * 4, "num_attention_heads": 4}
 
@@ -214,7 +215,7 @@ class PretrainingConfig(HParams):
   def update(self, overrides) -> None:
     overrides = dict(overrides)
     if "model_hparam_overrides" in overrides:
-      _check_model_overrides(overrides["model_hparam_overrides"])
+      check_model_overrides(overrides["model_hparam_overrides"])
     super().update(overrides)
 
   def _derive_paths(self) -> None:
@@ -301,7 +302,8 @@ class PretrainingConfig(HParams):
             and self.untied_generator)
 
 
-def _check_model_overrides(overrides: Any) -> None:
+def check_model_overrides(overrides: Any) -> None:
+  """Raises ConfigError unless `overrides` are valid TransformerConfig fields."""
   if not isinstance(overrides, dict):
     raise ConfigError("model_hparam_overrides must be a JSON object of "
                       "BertConfig fields")
@@ -334,7 +336,9 @@ def get_bert_config(config) -> TransformerConfig:
   args["num_attention_heads"] = max(1, args["hidden_size"] // 64)
   args["intermediate_size"] = 4 * args["hidden_size"]
   args.update(config.model_hparam_overrides)
-  if getattr(config, "debug", False) and isinstance(config, PretrainingConfig):
+  if getattr(config, "debug", False):
+    # Both of the original's models shrink in debug mode (PretrainingModel and
+    # run_finetuning.FinetuningModel).
     args.update(DEBUG_MODEL)
   args["embedding_size"] = config.embedding_size
   bert_config = TransformerConfig()

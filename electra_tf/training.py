@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 # of per-replica batches (dicts of int [per_replica_batch, L] tensors).
 DatasetFn = Callable[[tf.distribute.InputContext, int, bool], tf.data.Dataset]
 
-CONFIG_FILE = "pretrain_config.json"
+CONFIG_FILE = checkpoint_conversion.PRETRAIN_CONFIG_FILE
 
 
 @dataclasses.dataclass

@@ -1,0 +1,268 @@
+"""Fine-tuning configuration: the original's `FinetuningConfig` as a typed config.
+
+`FinetuningConfig.create(model_name, data_dir, **hparams)` applies overrides in
+the original's order (`original_electra.md` §7.1 "Order of application"):
+
+1. defaults, and the default paths (computed from `data_dir`, `model_name`
+   and the `task_names` passed in, before anything is applied, as the
+   original: so `debug` does not clear `init_checkpoint`);
+2. `update(hparams)`;
+3. single-task defaults: `rte`/`sts` train 10 epochs; a name containing
+   "squad" or "qa" gets `max_seq_length` 512, 2 epochs and no test outputs;
+   `chunk` gets `max_seq_length` 256; any other single task 3 epochs;
+4. size defaults: `large` gets learning rate 5e-5 and layer-wise decay 0.9;
+   `small` (and `tiny`, the project's CPU preset) get their embedding size;
+5. debug overrides;
+6. `update(hparams)` again, so explicit values beat steps 3-5.
+"""
+
+import dataclasses
+import os
+from typing import Any, Dict, List, Optional
+
+from electra_tf.config import (DISTRIBUTION_STRATEGIES, MIXED_PRECISION_POLICIES,
+                               MODEL_SIZES, SIZE_EMBEDDING_SIZES, check_model_overrides,
+                               get_bert_config)
+from electra_tf.hparams import ConfigError, HParams
+
+FINETUNE_CONFIG_FILE = "finetune_config.json"
+
+
+@dataclasses.dataclass
+class FinetuningConfig(HParams):
+  """Every fine-tuning hparam of the original, with its name and default.
+
+  Fields after `preprocessed_data_dir` are electra-tf extensions (not in the
+  original); their defaults reproduce the original's behaviour except
+  `skip_malformed_lines` (see there).
+  """
+  model_name: str = ""
+  data_dir: str = ""
+  # general
+  debug: bool = False
+  log_examples: bool = False
+  num_trials: int = 1
+  do_train: bool = True
+  do_eval: bool = True
+  keep_all_models: bool = True
+  # model
+  model_size: str = "small"
+  task_names: List[str] = dataclasses.field(default_factory=lambda: ["chunk"])
+  model_hparam_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  embedding_size: Optional[int] = None
+  vocab_size: int = 30522
+  do_lower_case: bool = True
+  # training
+  learning_rate: float = 1e-4
+  weight_decay_rate: float = 0.01
+  layerwise_lr_decay: float = 0.8
+  num_train_epochs: float = 3.0
+  warmup_proportion: float = 0.1
+  save_checkpoints_steps: int = 1000000
+  iterations_per_loop: int = 1000
+  use_tfrecords_if_existing: bool = True
+  # writing model outputs to disk
+  write_test_outputs: bool = False
+  n_writes_test: int = 5
+  # sizing
+  max_seq_length: int = 128
+  train_batch_size: int = 32
+  eval_batch_size: int = 32
+  predict_batch_size: int = 32
+  double_unordered: bool = True
+  # question answering (for the span tasks)
+  max_query_length: int = 64
+  doc_stride: int = 128
+  n_best_size: int = 20
+  max_answer_length: int = 30
+  answerable_classifier: bool = True
+  answerable_uses_start_logits: bool = True
+  answerable_weight: float = 0.5
+  joint_prediction: bool = True
+  beam_size: int = 20
+  qa_na_threshold: float = -2.75
+  # TPU
+  use_tpu: bool = False
+  num_tpu_cores: int = 1
+  tpu_job_name: Optional[str] = None
+  tpu_name: Optional[str] = None
+  tpu_zone: Optional[str] = None
+  gcp_project: Optional[str] = None
+  # paths (derived in create() unless given)
+  vocab_file: Optional[str] = None
+  init_checkpoint: Optional[str] = None
+  model_dir: Optional[str] = None
+  results_txt: Optional[str] = None
+  results_pkl: Optional[str] = None
+  preprocessed_data_dir: Optional[str] = None
+  # --- electra-tf extensions -------------------------------------------------
+  # Seed of trial 1's initialisation, dropout and shuffling; trial t uses
+  # seed + t - 1. None draws one per trial (recorded in the trial's
+  # finetune_config.json). The original sets no seed.
+  seed: Optional[int] = None
+  # A TSV row with the wrong number of columns is an error naming the file
+  # and line. True logs and skips such rows, as the original did (e.g. for
+  # old QQP downloads whose questions contain line breaks).
+  skip_malformed_lines: bool = False
+  # Devices, as in pre-training: "default", "mirrored" (local GPUs or
+  # `devices`), "multi_worker_mirrored" or "tpu" (implied by use_tpu).
+  distribution_strategy: str = "default"
+  devices: Optional[List[str]] = None
+  mixed_precision: str = "float32"
+  # XLA-compile the training step; None = on for GPU/TPU, off on CPU.
+  jit_compile: Optional[bool] = None
+
+  @classmethod
+  def create(cls, model_name: str, data_dir: str, **hparams) -> "FinetuningConfig":
+    """Builds a validated config, applying overrides in the original's order."""
+    config = cls.resolve(model_name, data_dir, **hparams)
+    config.validate()
+    return config
+
+  @classmethod
+  def resolve(cls, model_name: str, data_dir: str, **hparams) -> "FinetuningConfig":
+    """The original's order of application, without `validate()` (which also
+    checks that the tasks are registered)."""
+    config = cls(model_name=model_name, data_dir=data_dir)
+    config._default_paths(hparams.get("task_names", config.task_names))
+    config.update(hparams)
+    if len(config.task_names) == 1:
+      task_name = config.task_names[0]
+      if task_name in ("rte", "sts"):
+        config.num_train_epochs = 10.0
+      elif "squad" in task_name or "qa" in task_name:
+        config.max_seq_length = 512
+        config.num_train_epochs = 2.0
+        config.write_test_outputs = False
+      elif task_name == "chunk":
+        config.max_seq_length = 256
+      else:
+        config.num_train_epochs = 3.0
+    if config.model_size == "large":
+      config.learning_rate = 5e-5
+      config.layerwise_lr_decay = 0.9
+    elif config.model_size in SIZE_EMBEDDING_SIZES:
+      config.embedding_size = SIZE_EMBEDDING_SIZES[config.model_size]
+    if config.debug:
+      config.save_checkpoints_steps = 1000000
+      config.use_tfrecords_if_existing = False
+      config.num_trials = 1
+      config.iterations_per_loop = 1
+      config.train_batch_size = 32
+      config.num_train_epochs = 3.0
+      config.log_examples = True
+    config.update(hparams)
+    return config
+
+  @classmethod
+  def from_dict(cls, values: Dict[str, Any]) -> "FinetuningConfig":
+    """A config as saved (`to_dict`), validated, with no defaults re-applied."""
+    config = cls()
+    config.update(values)
+    config.validate()
+    return config
+
+  def _default_paths(self, task_names: Any) -> None:
+    """The original's default locations, from the task names passed in."""
+    if not isinstance(task_names, (list, tuple)) or not all(
+        isinstance(name, str) for name in task_names):
+      raise ConfigError(f"task_names must be a list of task names, got {task_names!r}")
+    pretrained_model_dir = os.path.join(self.data_dir, "models", self.model_name)
+    self.vocab_file = os.path.join(pretrained_model_dir, "vocab.txt")
+    if not os.path.exists(self.vocab_file):
+      self.vocab_file = os.path.join(self.data_dir, "vocab.txt")
+    tasks = ",".join(task_names)
+    self.init_checkpoint = pretrained_model_dir
+    self.model_dir = os.path.join(pretrained_model_dir, "finetuning_models", tasks + "_model")
+    results_dir = os.path.join(pretrained_model_dir, "results")
+    self.results_txt = os.path.join(results_dir, tasks + "_results.txt")
+    self.results_pkl = os.path.join(results_dir, tasks + "_results.pkl")
+    # The original appends "-debug" in debug mode, but computes this before
+    # applying `debug`, so it never does; the cache key covers debug instead.
+    self.preprocessed_data_dir = os.path.join(pretrained_model_dir, "finetuning_tfrecords",
+                                              tasks + "_tfrecords")
+
+  def update(self, overrides) -> None:
+    overrides = dict(overrides)
+    if "model_hparam_overrides" in overrides:
+      check_model_overrides(overrides["model_hparam_overrides"])
+    super().update(overrides)
+
+  # --- derived locations (functions in the original) -------------------------
+
+  @property
+  def pretrained_model_dir(self) -> str:
+    return os.path.join(self.data_dir, "models", self.model_name)
+
+  def raw_data_dir(self, task_name: str) -> str:
+    """`<data_dir>/finetuning_data/<task>`: the task's TSV (or JSON) files."""
+    return os.path.join(self.data_dir, "finetuning_data", task_name)
+
+  def trial_model_dir(self, trial: int) -> str:
+    """Where trial `trial` (1-based) keeps its checkpoint: `model_dir` + `_<trial>`."""
+    return f"{self.model_dir}_{trial}"
+
+  def test_predictions(self, task_name: str, split: str, trial: int) -> str:
+    """The original's pickle of test-set outputs."""
+    return os.path.join(self.pretrained_model_dir, "test_predictions",
+                        f"{task_name}_{split}_{trial}_predictions.pkl")
+
+  def submission_dir(self, trial: int) -> str:
+    """GLUE-submission TSVs of a trial (not in the original)."""
+    return os.path.join(self.pretrained_model_dir, "test_predictions",
+                        f"{','.join(self.task_names)}_submission_{trial}")
+
+  # --- checks ------------------------------------------------------------------
+
+  def validate(self) -> None:
+    """Raises ConfigError for values no run can use, naming the hparam."""
+    from finetune import registry  # pylint: disable=import-outside-toplevel
+    if not self.model_name:
+      raise ConfigError("model_name must be a non-empty string (--model-name)")
+    if not self.task_names:
+      raise ConfigError("task_names is empty; name at least one task, e.g. "
+                        "'{\"task_names\": [\"rte\"]}'")
+    unknown = [name for name in self.task_names if name not in registry.TASKS]
+    if unknown:
+      raise ConfigError(f"Unknown task(s) {unknown} in task_names. Valid tasks: "
+                        f"{', '.join(sorted(registry.TASKS))}")
+    if len(set(self.task_names)) != len(self.task_names):
+      raise ConfigError(f"task_names lists a task twice: {self.task_names}")
+    if self.model_size not in MODEL_SIZES:
+      raise ConfigError(f"model_size {self.model_size!r} is not one of {sorted(MODEL_SIZES)}")
+    if not (self.do_train or self.do_eval):
+      raise ConfigError("do_train and do_eval are both false: nothing to do")
+    if self.num_trials == 0:
+      raise ConfigError("num_trials must be positive (or negative to repeat forever)")
+    positive = ("max_seq_length", "train_batch_size", "eval_batch_size",
+                "predict_batch_size", "iterations_per_loop", "save_checkpoints_steps",
+                "vocab_size", "num_tpu_cores")
+    for key in positive:
+      if getattr(self, key) <= 0:
+        raise ConfigError(f"{key} must be positive, got {getattr(self, key)}")
+    if self.max_seq_length < 3:
+      raise ConfigError(f"max_seq_length {self.max_seq_length} leaves no room for text "
+                        "besides [CLS] and [SEP]; use at least 3")
+    if self.do_train and self.num_train_epochs <= 0:
+      raise ConfigError(f"num_train_epochs must be positive, got {self.num_train_epochs}")
+    if not 0.0 <= self.warmup_proportion <= 1.0:
+      raise ConfigError(f"warmup_proportion must be in [0, 1], got {self.warmup_proportion}")
+    if self.learning_rate < 0 or self.weight_decay_rate < 0:
+      raise ConfigError("learning_rate and weight_decay_rate must be >= 0")
+    if self.layerwise_lr_decay < 0:
+      raise ConfigError("layerwise_lr_decay must be >= 0 (0 turns it off)")
+    if self.embedding_size is not None and self.embedding_size <= 0:
+      raise ConfigError(f"embedding_size must be positive, got {self.embedding_size}")
+    bert_config = get_bert_config(self)
+    bert_config.validate("encoder")
+    if self.max_seq_length > bert_config.max_position_embeddings:
+      raise ConfigError(f"max_seq_length {self.max_seq_length} exceeds "
+                        f"max_position_embeddings {bert_config.max_position_embeddings}")
+    if self.use_tpu:
+      self.distribution_strategy = "tpu"
+    if self.distribution_strategy not in DISTRIBUTION_STRATEGIES:
+      raise ConfigError(f"distribution_strategy {self.distribution_strategy!r} is not one "
+                        f"of {DISTRIBUTION_STRATEGIES}")
+    if self.mixed_precision not in MIXED_PRECISION_POLICIES:
+      raise ConfigError(f"mixed_precision {self.mixed_precision!r} is not one of "
+                        f"{MIXED_PRECISION_POLICIES}")

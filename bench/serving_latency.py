@@ -1,7 +1,8 @@
 """Serving latency and throughput of an exported ELECTRA-Small classifier.
 
-Exports an ELECTRA-Small sentence classifier (the `small` preset, a dense
-head on [CLS]; random weights: timing does not depend on them) at seq 128,
+Exports an ELECTRA-Small sentence classifier (the fine-tuning `FinetuningModel`
+of the `small` preset with the SST-2 task's head; random weights: timing does
+not depend on them) at seq 128,
 loads the SavedModel back, and times, in the same run and on the same review
 sentences:
 
@@ -39,9 +40,9 @@ import tf_keras  # noqa: E402
 
 from bench.pretrain_throughput import matmul_peak_flops  # noqa: E402
 from electra_tf import serving, tokenization  # noqa: E402
-from electra_tf.config import PretrainingConfig, get_bert_config  # noqa: E402
-from tests.finetuning_stand_in import (SENTIMENT, StandInFinetuningModel,  # noqa: E402
-                                       featurize_batch, sentiment_sentences)
+from finetune import modeling, registry  # noqa: E402
+from finetune.config import FinetuningConfig  # noqa: E402
+from tests.featurization_reference import featurize_batch, sentiment_sentences  # noqa: E402
 
 SEQ = 128
 VOCAB_FILE = os.path.join(ROOT, "data", "vocab.txt")
@@ -72,16 +73,19 @@ def main() -> int:
   parser.add_argument("--keep-export", help="export here (EXPORT_DIR/1) and keep it")
   args = parser.parse_args()
 
-  config = get_bert_config(PretrainingConfig.create("bench", "", model_size="small"))
+  finetuning_config = FinetuningConfig.create(
+      "bench", "", model_size="small", task_names=["sst"], max_seq_length=SEQ,
+      vocab_file=VOCAB_FILE)
   tf_keras.utils.set_random_seed(0)
-  model = StandInFinetuningModel(config, [SENTIMENT])
+  task, = registry.get_tasks(finetuning_config)
+  model = modeling.build_model(finetuning_config, [task])
+  config = model.bert_config
   tokenizer = tokenization.FullTokenizer(VOCAB_FILE)
   sentences = sentiment_sentences()[0]
-  model(featurize_batch(tokenizer, sentences[:1], [""], SEQ))
   export_dir = args.keep_export or tempfile.mkdtemp(prefix="serving_latency_")
   start = time.perf_counter()
   path = serving.export_saved_model(
-      serving.task_exportable(model, SENTIMENT, encoder_config=config, vocab_file=VOCAB_FILE,
+      serving.task_exportable(model, task, encoder_config=config, vocab_file=VOCAB_FILE,
                               max_seq_length=SEQ, do_lower_case=True),
       export_dir, overwrite=True, log=lambda line: None)
   export_seconds = time.perf_counter() - start
@@ -91,8 +95,8 @@ def main() -> int:
   compiled = tf.function(lambda features: model(features, training=False))
 
   paths = {
-      "Keras model, eager": lambda f: model(f, training=False)["sentiment"]["probabilities"].numpy(),
-      "Keras model, tf.function": lambda f: compiled(f)["sentiment"]["probabilities"].numpy(),
+      "Keras model, eager": lambda f: model(f, training=False)["sst"]["probabilities"].numpy(),
+      "Keras model, tf.function": lambda f: compiled(f)["sst"]["probabilities"].numpy(),
       "SavedModel serve_ids": lambda f: serve_ids(**f)["probabilities"].numpy(),
       "SavedModel serve_ids, trimmed padding": (
           lambda f: serve_ids(**f)["probabilities"].numpy()),

@@ -40,7 +40,8 @@ id tensors to named outputs, plus metadata. `discriminator_exportable` wraps
 a pre-trained discriminator (`load_discriminator` rebuilds one from a model
 dir); `task_exportable` wraps one task of a fine-tuning model (the
 `FinetuningModel` contract: `model(features, training)[task.name]` gives that
-task's outputs), so every task of a multi-task model exports on its own.
+task's outputs), so every task of a multi-task model exports on its own
+(`finetune.modeling.task_exportables` builds them for a fine-tuned trial dir).
 Span (QA) and tagging tasks need their own kinds in `OUTPUTS` (and, for
 QA, a question + context text signature); they are refused until then.
 """

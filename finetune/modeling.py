@@ -18,7 +18,7 @@ A fine-tuned trial directory (`<model_dir>_<trial>`) holds:
 - `vocab.txt`: the vocabulary the model was trained with.
 
 `load_finetuned_model(model_dir)` rebuilds and restores all of it, e.g. for
-export and serving:
+serving (`task_exportables` hands each task to `electra_tf.serving`):
 
     finetuned = load_finetuned_model(".../finetuning_models/sst_model_1")
     features = finetuned.tasks[0].encode(["a great movie"])
@@ -28,12 +28,12 @@ export and serving:
 import dataclasses
 import logging
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import tensorflow as tf
 import tf_keras
 
-from electra_tf import checkpoint_conversion, checkpoints, huggingface
+from electra_tf import checkpoint_conversion, checkpoints, huggingface, serving
 from electra_tf.checkpoints import CheckpointError, LoadReport
 from electra_tf.config import TransformerConfig, get_bert_config
 from electra_tf.networks import ElectraNetwork
@@ -171,12 +171,14 @@ class FinetunedModel:
       texts_b)` turns raw text into model inputs; `kind` and `label_list`
       describe the outputs.
     tokenizer: the FullTokenizer of the model's vocabulary.
+    vocab_file: that vocabulary (the trial directory's copy when present).
     checkpoint: the restored checkpoint prefix.
   """
   model: FinetuningModel
   config: FinetuningConfig
   tasks: List[Task]
   tokenizer: FullTokenizer
+  vocab_file: str
   checkpoint: str
 
 
@@ -193,8 +195,9 @@ def load_finetuned_model(model_dir: str) -> FinetunedModel:
                           f"{FINETUNE_CONFIG_FILE}")
   config = FinetuningConfig.from_dict(huggingface.read_json_object(config_path))
   vocab_file = os.path.join(model_dir, VOCAB_FILE)
-  tokenizer = FullTokenizer(vocab_file if tf.io.gfile.exists(vocab_file) else config.vocab_file,
-                            config.do_lower_case)
+  if not tf.io.gfile.exists(vocab_file):
+    vocab_file = config.vocab_file
+  tokenizer = FullTokenizer(vocab_file, config.do_lower_case)
   tasks = registry.get_tasks(config, tokenizer)
   model = build_model(config, tasks)
   prefix = checkpoints.resolve_checkpoint(model_dir)
@@ -203,4 +206,32 @@ def load_finetuned_model(model_dir: str) -> FinetunedModel:
     ).assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.OpError) as e:
     raise CheckpointError(f"cannot restore {prefix!r} into the model of {config_path}: {e}") from e
-  return FinetunedModel(model, config, tasks, tokenizer, prefix)
+  return FinetunedModel(model, config, tasks, tokenizer, vocab_file, prefix)
+
+
+def task_exportables(finetuned: FinetunedModel, task_names: Optional[Sequence[str]] = None,
+                     strip_accents: bool = True) -> List[serving.ExportableModel]:
+  """One `serving.ExportableModel` per task of a fine-tuned model.
+
+  Each featurises raw text as the fine-tuning run did (its vocab, casing and
+  `max_seq_length`) and carries the run's config and the task's labels.
+
+  Args:
+    finetuned: a restored model (`load_finetuned_model`).
+    task_names: the tasks to export (default: all, in `task_names` order).
+    strip_accents: False for vocabularies prepared with --no-strip-accents.
+
+  Raises:
+    serving.ExportError: a task name the model does not have.
+  """
+  by_name = {task.name: task for task in finetuned.tasks}
+  unknown = [name for name in task_names or () if name not in by_name]
+  if unknown:
+    raise serving.ExportError(f"the model has no task {unknown}; its tasks are "
+                              f"{list(by_name)}")
+  return [serving.task_exportable(
+      finetuned.model, by_name[name], encoder_config=finetuned.model.bert_config,
+      vocab_file=finetuned.vocab_file, max_seq_length=finetuned.config.max_seq_length,
+      do_lower_case=finetuned.config.do_lower_case, strip_accents=strip_accents,
+      config={"finetuning": finetuned.config.to_dict()})
+          for name in task_names or list(by_name)]

@@ -15,7 +15,7 @@ import tensorflow as tf
 from electra_tf import ingraph_tokenization, tokenization
 from tests.conftest import VOCAB_FILE
 from tests.data_prep.test_tokenization import HARD_CASES, MODES, corpus_lines
-from tests.finetuning_stand_in import original_featurize, sentiment_sentences
+from tests.featurization_reference import original_featurize, sentiment_sentences
 
 MODE_IDS = lambda m: f"lower={m[0]},strip={m[1]}"  # noqa: E731
 

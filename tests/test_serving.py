@@ -15,14 +15,16 @@ import tensorflow as tf
 import tf_keras
 
 import export_saved_model
+import run_finetuning
 from electra_tf import serving, tokenization
 from electra_tf.checkpoints import save_original_checkpoint
 from electra_tf.config import TransformerConfig
 from electra_tf.networks import ElectraNetwork
+from finetune import datasets, modeling
 from tests import hf_reference
-from tests.conftest import CORPUS_DIR, VOCAB_FILE
-from tests.finetuning_stand_in import (RATING, SENTIMENT, TINY_ENCODER, StandInFinetuningModel,
-                                       featurize_batch, fine_tune, sentiment_sentences)
+from tests.conftest import CORPUS_DIR, SENTIMENT_FILE, VOCAB_FILE
+from tests.featurization_reference import featurize_batch, sentiment_sentences
+from tests.finetune.glue_fixtures import write_task
 from tests.test_training import train
 
 MAX_SEQ_LENGTH = 32
@@ -51,30 +53,49 @@ def full_tokenizer():
   return tokenization.FullTokenizer(str(VOCAB_FILE))
 
 
-@pytest.fixture(scope="module")
-def finetuned(full_tokenizer):
-  """The stand-in fine-tuning model (sentiment + rating heads), fine-tuned briefly."""
-  tf_keras.utils.set_random_seed(0)
-  model = StandInFinetuningModel(TINY_ENCODER, [SENTIMENT, RATING])
-  model(featurize_batch(full_tokenizer, ["warm up"], [""], MAX_SEQ_LENGTH))
-  fine_tune(model, full_tokenizer, MAX_SEQ_LENGTH, steps=20)
-  return model
-
-
-def task_exportable(model, task):
-  return serving.task_exportable(
-      model, task, encoder_config=model.config, vocab_file=str(VOCAB_FILE),
-      max_seq_length=MAX_SEQ_LENGTH, do_lower_case=True,
-      config={"task": task.name, "max_seq_length": MAX_SEQ_LENGTH})
+def export_cli(*args):
+  return export_saved_model.main([str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
-def sentiment_export(finetuned, tmp_path_factory):
-  """EXPORT_DIR/1 of the sentiment classifier."""
-  export_dir = tmp_path_factory.mktemp("exports") / "sentiment"
-  path = serving.export_saved_model(task_exportable(finetuned, SENTIMENT), str(export_dir))
-  assert path == str(export_dir / "1")
-  return path
+def finetuned_dir(tmp_path_factory):
+  """A run_finetuning trial dir: the tiny model fine-tuned (from random weights,
+  one epoch) on two tasks at once, sentiment in SST-2's format (built from the
+  shipped set; labels "0"/"1") and a generated STS-B set (regression, 0-5)."""
+  data_dir = tmp_path_factory.mktemp("finetuning")
+  shutil.copyfile(VOCAB_FILE, data_dir / "vocab.txt")
+  datasets.build_sentiment_task(str(SENTIMENT_FILE), str(data_dir / "finetuning_data" / "sst"))
+  write_task("sts", str(data_dir / "finetuning_data" / "sts"), n=64)
+  hparams = {"model_size": "tiny", "task_names": ["sst", "sts"], "max_seq_length": 32,
+             "num_train_epochs": 1.0, "learning_rate": 5e-4, "init_checkpoint": None,
+             "do_eval": False, "seed": 0}
+  assert run_finetuning.main(["--data-dir", str(data_dir), "--model-name", "m",
+                              "--hparams", json.dumps(hparams)]) == 0
+  return data_dir / "models" / "m" / "finetuning_models" / "sst,sts_model_1"
+
+
+@pytest.fixture(scope="module")
+def finetuned(finetuned_dir):
+  """The fine-tuned model as the export loads it, with its tasks sst and sts."""
+  return modeling.load_finetuned_model(str(finetuned_dir))
+
+
+def task(finetuned, name):
+  return next(t for t in finetuned.tasks if t.name == name)
+
+
+@pytest.fixture(scope="module")
+def exports(finetuned_dir, tmp_path_factory):
+  """export_saved_model.py on the trial dir: EXPORT_DIR/sst/1 and EXPORT_DIR/sts/1."""
+  export_dir = tmp_path_factory.mktemp("exports")
+  assert export_cli("--model-dir", finetuned_dir, "--export-dir", export_dir) == 0
+  assert sorted(os.listdir(export_dir)) == ["sst", "sts"]
+  return {name: str(export_dir / name / "1") for name in ("sst", "sts")}
+
+
+@pytest.fixture(scope="module")
+def sentiment_export(exports):
+  return exports["sst"]
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +103,8 @@ def loaded_sentiment(sentiment_export):
   return tf.saved_model.load(sentiment_export)
 
 
-def in_process(model, task, features):
-  return {k: v.numpy() for k, v in model(features, training=False)[task.name].items()}
+def in_process(finetuned, task_name, features):
+  return {k: v.numpy() for k, v in finetuned.model(features, training=False)[task_name].items()}
 
 
 # --- a separate process without the project -----------------------------------
@@ -145,47 +166,51 @@ def test_export_serves_without_the_project_and_equals_the_in_process_model(
   assert json.loads(result.stdout.strip().splitlines()[-1]) == []  # plain TensorFlow sufficed
   served = dict(np.load(tmp_path / "outputs.npz", allow_pickle=True))  # strings: bytes objects
 
-  # The raw-text path featurises exactly as FullTokenizer + the original's featurize.
+  # The raw-text path featurises exactly as FullTokenizer + the original's
+  # featurize, and as the fine-tuning preprocessing.
+  sst = task(finetuned, "sst")
+  for key, value in sst.encode(texts, texts_b).items():
+    np.testing.assert_array_equal(value, features[key], err_msg=key)
   for key in FEATURES:
     np.testing.assert_array_equal(served["text/" + key], features[key], err_msg=key)
-  want = in_process(finetuned, SENTIMENT, features)
-  want_short = in_process(finetuned, SENTIMENT, short)
+  want = in_process(finetuned, "sst", features)
+  want_short = in_process(finetuned, "sst", short)
   for signature, expected in (("text/", want), ("ids/", want), ("short_ids/", want_short)):
     for key in ("logits", "probabilities"):
       np.testing.assert_allclose(served[signature + key], expected[key], atol=ATOL, rtol=0,
                                  err_msg=signature + key)
     np.testing.assert_array_equal(served[signature + "predictions"], expected["predictions"])
-    labels = np.array(SENTIMENT.label_list, dtype=object)
+    labels = np.array(sst.label_list, dtype=object)
     assert [s.decode() for s in served[signature + "predicted_label"]] == list(
         labels[expected["predictions"]])
     assert served[signature + "label_names"].shape == (len(texts), 2)
-    assert {tuple(row) for row in served[signature + "label_names"].tolist()} == {
-        (b"negative", b"positive")}
+    assert {tuple(row) for row in served[signature + "label_names"].tolist()} == {(b"0", b"1")}
   assert served["short_ids/logits"].shape == (len(texts), 2)
   assert not np.allclose(want["logits"], want_short["logits"], atol=1e-3)  # truncation matters
 
   config = json.loads(str(served["asset/config_file"]))
-  assert config["kind"] == "classification" and config["name"] == "sentiment"
-  assert config["label_names"] == ["negative", "positive"]
+  assert config["kind"] == "classification" and config["name"] == "sst"
+  assert config["label_names"] == ["0", "1"]
   assert (config["max_seq_length"], config["do_lower_case"], config["version"]) == (32, True, 1)
-  assert config["encoder"]["hidden_size"] == TINY_ENCODER.hidden_size
-  assert config["model"] == {"task": "sentiment", "max_seq_length": 32}
-  assert str(served["asset/labels_file"]) == "negative\npositive\n"
+  assert config["encoder"]["hidden_size"] == finetuned.model.bert_config.hidden_size
+  assert config["model"]["finetuning"] == finetuned.config.to_dict()  # the run's config
+  assert config["model"]["finetuning"]["task_names"] == ["sst", "sts"]
+  assert str(served["asset/labels_file"]) == "0\n1\n"
   assert str(served["asset/vocab_file"]) == VOCAB_FILE.read_text(encoding="utf-8")
 
 
-def test_regression_export(finetuned, full_tokenizer, tmp_path):
-  path = serving.export_saved_model(task_exportable(finetuned, RATING), str(tmp_path / "rating"))
-  loaded = tf.saved_model.load(path)
+def test_regression_export(finetuned, full_tokenizer, exports):
+  loaded = tf.saved_model.load(exports["sts"])
   texts, texts_b = serving_batch()
   features = featurize_batch(full_tokenizer, texts, texts_b, MAX_SEQ_LENGTH)
-  want = in_process(finetuned, RATING, features)
+  want = in_process(finetuned, "sts", features)
   served = loaded.signatures["serving_default"](text=tf.constant(texts),
                                                  text_b=tf.constant(texts_b))
   assert set(served) == {"predictions", "score", *FEATURES}
   for key in ("predictions", "score"):
     np.testing.assert_allclose(served[key], want[key], atol=ATOL, rtol=0)
-  np.testing.assert_allclose(served["score"], -4 + 8 * served["predictions"].numpy(), atol=1e-5)
+  # STS-B's scale: the original's normalisation (y - 0) / 5, inverted.
+  np.testing.assert_allclose(served["score"], 5 * served["predictions"].numpy(), atol=1e-5)
   assert not hasattr(loaded, "labels_file")
 
 
@@ -238,14 +263,14 @@ def test_saved_model_cli_runs_the_raw_text_signature(finetuned, full_tokenizer, 
                   "serving_default", "--input_exprs", f"text={texts!r};text_b={texts_b!r}",
                   "--outdir", str(outdir), cwd=tmp_path)
   features = featurize_batch(full_tokenizer, texts, texts_b, MAX_SEQ_LENGTH)
-  want = in_process(finetuned, SENTIMENT, features)
+  want = in_process(finetuned, "sst", features)
   for key in FEATURES:
     np.testing.assert_array_equal(np.load(outdir / f"{key}.npy"), features[key])
   np.testing.assert_allclose(np.load(outdir / "probabilities.npy"), want["probabilities"],
                              atol=ATOL, rtol=0)
   labels = np.load(outdir / "predicted_label.npy", allow_pickle=True)
   assert [label.decode() for label in labels] == [
-      SENTIMENT.label_list[p] for p in want["predictions"]]
+      task(finetuned, "sst").label_list[p] for p in want["predictions"]]
 
 
 # --- bad inputs ----------------------------------------------------------------
@@ -283,7 +308,7 @@ def test_serving_default_checks_batch_sizes(loaded_sentiment):
 
 
 def test_refusals_before_any_work(finetuned, tmp_path):
-  exportable = task_exportable(finetuned, SENTIMENT)
+  exportable, = modeling.task_exportables(finetuned, ["sst"])
   export_dir = tmp_path / "exports"
   (export_dir / "3").mkdir(parents=True)
   (export_dir / "3" / "keep.txt").write_text("old")
@@ -312,7 +337,7 @@ def test_refusals_before_any_work(finetuned, tmp_path):
 
 
 def test_a_failed_export_leaves_nothing_behind(finetuned, tmp_path):
-  exportable = task_exportable(finetuned, SENTIMENT)
+  exportable, = modeling.task_exportables(finetuned, ["sst"])
   only_logits = lambda features: {"logits": exportable.forward(features)["logits"]}
   broken = serving.ExportableModel(**{**vars(exportable), "forward": only_logits})
   with pytest.raises(serving.ExportError, match=r"forward lacks \['probabilities', 'predictions'\]"):
@@ -323,8 +348,29 @@ def test_a_failed_export_leaves_nothing_behind(finetuned, tmp_path):
 def test_task_exportable_refuses_other_task_kinds(finetuned):
   span = type("Task", (), {"name": "squad", "kind": "span", "label_list": ()})()
   with pytest.raises(serving.ExportError, match="'squad' is a 'span' task"):
-    serving.task_exportable(finetuned, span, encoder_config=TINY_ENCODER,
+    serving.task_exportable(finetuned.model, span, encoder_config=finetuned.model.bert_config,
                             vocab_file=str(VOCAB_FILE), max_seq_length=32, do_lower_case=True)
+
+
+def test_finetuned_export_cli_chooses_tasks_and_refuses_before_loading(finetuned_dir, tmp_path,
+                                                                       capsys):
+  exports = tmp_path / "exports"
+  common = ["--model-dir", finetuned_dir, "--export-dir", exports]
+  assert export_cli(*common, "--task", "sts") == 0
+  assert os.listdir(exports) == ["sts"] and os.listdir(exports / "sts") == ["1"]
+  for extra, message in [
+      (["--task", "rte"], "--task ['rte']: the model's tasks are ['sst', 'sts']"),
+      (["--max-seq-length", "64"], "--max-seq-length: a fine-tuned model serves with the vocab, "
+                                   "casing and max_seq_length of its fine-tuning run"),
+      (["--version", "1"], "1 already exists and is not empty"),  # sts/1; sst/1 is free
+  ]:
+    capsys.readouterr()
+    assert export_cli(*common, *extra) == 1, extra
+    assert message in capsys.readouterr().err
+  assert os.listdir(exports) == ["sts"]  # nothing exported for sst either
+  assert export_cli("--model-dir", finetuned_dir.parent.parent, "--export-dir", exports,
+                    "--task", "sst") == 1  # a pre-training dir has no tasks
+  assert "--task applies to fine-tuned models" in capsys.readouterr().err
 
 
 # --- the pre-trained discriminator -----------------------------------------------
@@ -345,10 +391,6 @@ def pretrained(tmp_path_factory):
       str(root / "hf"), disc,
       hf_reference.electra_hf_config(30522, 64, 128, 2, 2, "ElectraForPreTraining"))
   return trainer.model, {"run": root / "run", "original": original, "hf": pathlib.Path(hf_dir)}
-
-
-def export_cli(*args):
-  return export_saved_model.main([str(a) for a in args])
 
 
 @pytest.mark.parametrize("source", ["run", "original", "hf"])

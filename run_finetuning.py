@@ -12,11 +12,11 @@ dev results to DATA_DIR/models/MODEL/results/<tasks>_results.{txt,pkl} and,
 with write_test_outputs, test predictions to DATA_DIR/models/MODEL/test_predictions/.
 """
 
-import argparse
 import logging
 import sys
 
 import electra_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from electra_tf import cli
 from electra_tf.checkpoints import CheckpointError
 from electra_tf.hparams import ConfigError, parse_hparams
 from finetune.config import FinetuningConfig
@@ -24,23 +24,10 @@ from finetune.runner import run_finetuning
 from finetune.task import FinetuningDataError
 
 
-def parse_args(argv):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--data-dir", required=True,
-                      help="Location of data files (model weights, etc).")
-  parser.add_argument("--model-name", required=True,
-                      help="The name of the model being fine-tuned.")
-  parser.add_argument("--hparams", default="{}",
-                      help="JSON dict of model hyperparameters, or a path to a JSON file.")
-  return parser.parse_args(argv)
-
-
 def main(argv=None) -> int:
-  args = parse_args(argv)
-  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                      datefmt="%H:%M:%S", stream=sys.stdout)
-  logging.getLogger("tensorflow").setLevel(logging.WARNING)
-  logging.getLogger("absl").setLevel(logging.WARNING)  # per-checkpoint-save timing lines
+  args = cli.parse_run_args(__doc__.splitlines()[0],
+                            "The name of the model being fine-tuned.", argv)
+  cli.configure_logging()
   try:
     config = FinetuningConfig.create(args.model_name, args.data_dir,
                                      **parse_hparams(args.hparams))

@@ -9,35 +9,22 @@ results to DATA_DIR/models/MODEL/results/unsup_results.txt. Rerunning the same
 command resumes from the latest checkpoint.
 """
 
-import argparse
 import logging
 import shutil
 import sys
 
 import electra_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from electra_tf import distribution, pretrain_data
+from electra_tf import cli, distribution, pretrain_data
 from electra_tf.config import PretrainingConfig
 from electra_tf.hparams import ConfigError, parse_hparams
 from electra_tf.training import Pretrainer
 
 
-def parse_args(argv):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--data-dir", required=True,
-                      help="Location of data files (model weights, etc).")
-  parser.add_argument("--model-name", required=True, help="The name of the model being "
-                      "pre-trained; checkpoints go to DATA_DIR/models/MODEL_NAME.")
-  parser.add_argument("--hparams", default="{}",
-                      help="JSON dict of model hyperparameters, or a path to a JSON file.")
-  return parser.parse_args(argv)
-
-
 def main(argv=None) -> int:
-  args = parse_args(argv)
-  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                      datefmt="%H:%M:%S", stream=sys.stdout)
-  for noisy in ("tensorflow", "absl"):  # per-checkpoint INFO lines from TensorFlow internals
-    logging.getLogger(noisy).setLevel(logging.WARNING)
+  args = cli.parse_run_args(__doc__.splitlines()[0], (
+      "The name of the model being pre-trained; checkpoints go to "
+      "DATA_DIR/models/MODEL_NAME."), argv)
+  cli.configure_logging()
   try:
     config = PretrainingConfig.create(args.model_name, args.data_dir,
                                       **parse_hparams(args.hparams))

@@ -1,11 +1,12 @@
-"""OpenWebText -> pre-training TFRecords; same command line as the original.
+"""Preprocesses the OpenWebText corpus for ELECTRA pre-training.
 
-See `data_prep/build_openwebtext_pretraining_dataset.py`.
+`python build_openwebtext_pretraining_dataset.py --help` lists the flags; the code is in
+`electra_cli/build_openwebtext_pretraining_dataset.py` (`pip install .` also installs it as a console script).
 """
 
 import sys
 
-from data_prep.build_openwebtext_pretraining_dataset import main
+from electra_cli.build_openwebtext_pretraining_dataset import main
 
 if __name__ == "__main__":
   sys.exit(main())

@@ -1,12 +1,12 @@
-"""Corpus -> pre-training TFRecords; same command line as the original.
+"""Writes text files as TFRecords that ELECTRA can be pre-trained on.
 
-See `data_prep/build_pretraining_dataset.py` for the flags and the changes
-from the original.
+`python build_pretraining_dataset.py --help` lists the flags; the code is in
+`electra_cli/build_pretraining_dataset.py` (`pip install .` also installs it as a console script).
 """
 
 import sys
 
-from data_prep.build_pretraining_dataset import main
+from electra_cli.build_pretraining_dataset import main
 
 if __name__ == "__main__":
   sys.exit(main())

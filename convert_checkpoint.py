@@ -1,65 +1,12 @@
 """Converts ELECTRA checkpoints between the original's TF1 format, electra-tf's
-TF2 format and Hugging Face directories.
 
-  # Google's released ELECTRA-Small -> electra-tf (TF2) checkpoint
-  python convert_checkpoint.py --input electra_small --output small_tf2 --to electra_tf
-  # electra-tf checkpoint -> original format (for the original code or HF's converter)
-  python convert_checkpoint.py --input small_tf2 --output small_tf1 --to original
-  # Hugging Face discriminator (+ generator) -> original format
-  python convert_checkpoint.py --input electra-small-discriminator \\
-      --hf_generator electra-small-generator --output small_tf1 --to original
-
-All logic is in electra_tf.checkpoint_conversion; this file only parses flags.
+`python convert_checkpoint.py --help` lists the flags; the code is in
+`electra_cli/convert_checkpoint.py` (`pip install .` also installs it as a console script).
 """
 
-import argparse
 import sys
 
-import electra_tf  # noqa: F401  (sets Keras 2 before TensorFlow is imported)
-from electra_tf import checkpoint_conversion
-from electra_tf.checkpoints import CheckpointError
-from electra_tf.hparams import ConfigError, parse_hparams
-
-
-def parse_args(argv):
-  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--input", required=True,
-                      help="checkpoint prefix or directory (original or electra_tf), or a "
-                           "Hugging Face directory with config.json and model.safetensors")
-  parser.add_argument("--output", required=True,
-                      help="output directory (must not exist or be empty, unless --overwrite)")
-  parser.add_argument("--to", required=True, choices=checkpoint_conversion.OUTPUT_FORMATS,
-                      help="original: name-based TF1 checkpoint with the original's variable "
-                           "names; electra_tf: TF2 tf.train.Checkpoint plus model_spec.json")
-  parser.add_argument("--from", dest="source_format", choices=checkpoint_conversion.FORMATS,
-                      help="input format (default: detected)")
-  parser.add_argument("--hf_generator",
-                      help="Hugging Face generator directory (ElectraForMaskedLM) to pair with "
-                           "the discriminator given as --input: gives generator + discriminator")
-  parser.add_argument("--hparams",
-                      help="pre-training hparams as a JSON object or a .json file, as the "
-                           "original's --hparams: override what is inferred from an original "
-                           "checkpoint, or rebuild an electra_tf checkpoint without "
-                           "model_spec.json")
-  parser.add_argument("--global_step", type=int,
-                      help="global_step to write (default: the input's, if it has one)")
-  parser.add_argument("--overwrite", action="store_true",
-                      help="replace a non-empty output directory")
-  return parser.parse_args(argv)
-
-
-def main(argv=None) -> int:
-  args = parse_args(sys.argv[1:] if argv is None else argv)
-  try:
-    checkpoint_conversion.convert(
-        args.input, args.output, args.to, source_format=args.source_format,
-        generator_path=args.hf_generator, hparams=parse_hparams(args.hparams),
-        global_step=args.global_step, overwrite=args.overwrite)
-  except (CheckpointError, ConfigError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
-  return 0
-
+from electra_cli.convert_checkpoint import main
 
 if __name__ == "__main__":
   sys.exit(main())

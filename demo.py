@@ -38,10 +38,9 @@ def main() -> int:
   parser.add_argument("--num-finetune-epochs", type=float, default=10.0)
   args = parser.parse_args()
 
-  from data_prep import build_pretraining_dataset  # pylint: disable=import-outside-toplevel
+  from electra_cli import (build_pretraining_dataset,  # pylint: disable=import-outside-toplevel
+                           run_finetuning, run_pretraining)
   from finetune import datasets  # pylint: disable=import-outside-toplevel
-  import run_finetuning  # pylint: disable=import-outside-toplevel
-  import run_pretraining  # pylint: disable=import-outside-toplevel
 
   data_dir = args.demo_dir
   os.makedirs(data_dir, exist_ok=True)

@@ -2,7 +2,7 @@
 
 Builds pre-training TFRecords from the same text three ways, in one run:
 
-- tf-text, 1 process  (`electra_tf.tokenization.FullTokenizer`, the default)
+- tf-text, 1 process  (`electra_tf.text.tokenization.FullTokenizer`, the default)
 - tf-text, 2 processes
 - pure Python, 1 process (Model Garden's FullTokenizer adjusted to the
   original, i.e. the original's tokenization speed)
@@ -42,11 +42,12 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from data_prep import build_pretraining_dataset as bpd  # noqa: E402
-from data_prep import corpus  # noqa: E402
 # Imported up front so that the first in-process build's wall time does not
 # include it (spawned processes still pay it, which "build s" shows).
 import tensorflow  # noqa: E402,F401  pylint: disable=unused-import
+
+from data_prep import corpus  # noqa: E402
+from data_prep import pretraining_dataset as bpd  # noqa: E402
 
 
 def make_corpus(source_dir: pathlib.Path, target_dir: str, copies: int) -> None:

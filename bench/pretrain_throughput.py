@@ -29,8 +29,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-from electra_tf.config import PretrainingConfig, get_bert_config, get_generator_config  # noqa: E402
-from electra_tf.training import Pretrainer  # noqa: E402
+from electra_tf.config.model import get_bert_config  # noqa: E402
+from electra_tf.config.pretraining import PretrainingConfig, get_generator_config  # noqa: E402
+from electra_tf.pretraining.trainer import Pretrainer  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SEQ = 128
@@ -96,7 +97,7 @@ def time_electra_tf(batch_size, steps, precision, jit):
       num_train_steps=10 ** 6, vocab_file=os.path.join(ROOT, "data", "vocab.txt"),
       mixed_precision=precision, jit_compile=jit, seed=0)
   trainer = Pretrainer(config, dataset_fn)
-  from electra_tf.training import ReplicaInput  # pylint: disable=import-outside-toplevel
+  from electra_tf.pretraining.trainer import ReplicaInput  # pylint: disable=import-outside-toplevel
   loop = trainer._make_train_loop(ReplicaInput(trainer.strategy, dataset_fn, batch_size, True))
   loop(tf.constant(2))  # trace, compile, warm up
   start = time.perf_counter()

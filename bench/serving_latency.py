@@ -39,10 +39,12 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
 from bench.pretrain_throughput import matmul_peak_flops  # noqa: E402
-from electra_tf import serving, tokenization  # noqa: E402
+from electra_tf.serving import export  # noqa: E402
+from electra_tf.text import tokenization  # noqa: E402
 from finetune import modeling, registry  # noqa: E402
 from finetune.config import FinetuningConfig  # noqa: E402
-from tests.featurization_reference import featurize_batch, sentiment_sentences  # noqa: E402
+from finetune.serving import task_exportable  # noqa: E402
+from tests.helpers.featurization_reference import featurize_batch, sentiment_sentences  # noqa: E402
 
 SEQ = 128
 VOCAB_FILE = os.path.join(ROOT, "data", "vocab.txt")
@@ -84,14 +86,14 @@ def main() -> int:
   sentences = sentiment_sentences()[0]
   export_dir = args.keep_export or tempfile.mkdtemp(prefix="serving_latency_")
   start = time.perf_counter()
-  path = serving.export_saved_model(
-      serving.task_exportable(model, task, encoder_config=config, vocab_file=VOCAB_FILE,
-                              max_seq_length=SEQ, do_lower_case=True),
+  path = export.export_saved_model(
+      task_exportable(model, task, encoder_config=config, vocab_file=VOCAB_FILE,
+                      max_seq_length=SEQ, do_lower_case=True),
       export_dir, overwrite=True, log=lambda line: None)
   export_seconds = time.perf_counter() - start
   loaded = tf.saved_model.load(path)
-  serve_ids = loaded.signatures[serving.IDS_SIGNATURE]
-  serve_text = loaded.signatures[serving.TEXT_SIGNATURE]
+  serve_ids = loaded.signatures[export.IDS_SIGNATURE]
+  serve_text = loaded.signatures[export.TEXT_SIGNATURE]
   compiled = tf.function(lambda features: model(features, training=False))
 
   paths = {

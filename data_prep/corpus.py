@@ -16,6 +16,8 @@ import os
 import re
 from typing import Iterator, List, Optional, Sequence
 
+from electra_tf.errors import UserError
+
 # Name of shard i of n, as the original writes it.
 SHARD_FORMAT = "pretrain_data.tfrecord-{index}-of-{num_shards}"
 # Shards are written under this name and renamed when the whole build has
@@ -34,7 +36,7 @@ _MIN_VALID_UTF8_FRACTION = 0.7
 _REPLACEMENT_BYTES = "\ufffd".encode("utf-8")
 
 
-class DataPrepError(Exception):
+class DataPrepError(UserError):
   """A problem with the user's inputs or flags; the message says what to do."""
 
 
@@ -171,15 +173,3 @@ def remove_temp_shards(output_dir: str) -> None:
     for name in os.listdir(output_dir):
       if _TEMP_SHARD.fullmatch(name):
         os.remove(os.path.join(output_dir, name))
-
-
-def write_atomically(path: str, text: str) -> None:
-  """Writes a text file via a temporary name, so readers never see half of it."""
-  temp_path = f"{path}.tmp-{os.getpid()}"
-  try:
-    with open(temp_path, "w", encoding="utf-8") as f:
-      f.write(text)
-    os.replace(temp_path, path)
-  finally:
-    if os.path.exists(temp_path):
-      os.remove(temp_path)

@@ -1,8 +1,8 @@
 """Packs tokenized lines into fixed-length pre-training examples.
 
-`ExampleBuilder` reproduces the original's `ExampleBuilder`
-(`original_electra.md` §4.3) rule for rule, including the order in which it
-draws random numbers, so a given random stream yields the same examples:
+`ExampleBuilder` reproduces the original's
+`build_pretraining_dataset.py: ExampleBuilder` rule for rule, including the
+order in which it draws random numbers, so a given random stream yields the same examples:
 
 - lines accumulate until their token count reaches the target length (128 by
   default; 5% of the time a random length in [5, max_length] for the next

@@ -1,21 +1,64 @@
-"""What the original's two entry scripts share: their flags and log format."""
+"""What every command line shares: flag style, help, logging and user errors.
+
+- Flags are spelled `--data-dir` style (the original's); our own older
+  underscore spellings stay accepted as aliases.
+- `--help` shows every flag's default (`new_parser`).
+- A user error (`electra_tf.errors.UserError`, or a file that does not
+  exist) is one `error: <message>` line on stderr and exit status 2, before
+  any heavy work where the inputs allow it (`run_main`); anything else keeps
+  its traceback.
+"""
 
 import argparse
 import logging
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
+
+from electra_tf.errors import UserError
+
+USER_ERROR_EXIT_CODE = 2
 
 
-def parse_run_args(description: str, model_name_help: str,
-                   argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                    argparse.RawDescriptionHelpFormatter):
+  """Shows defaults after each flag's help and keeps the description's layout."""
+
+
+def new_parser(description: str, epilog: Optional[str] = None) -> argparse.ArgumentParser:
+  return argparse.ArgumentParser(description=description, epilog=epilog,
+                                 formatter_class=HelpFormatter)
+
+
+def parse_bool(value: str) -> bool:
+  """"true"/"false" (also 1/0, yes/no, any case) -> bool, for argparse."""
+  lowered = value.strip().lower()
+  if lowered in ("true", "1", "yes", "y", "t"):
+    return True
+  if lowered in ("false", "0", "no", "n", "f"):
+    return False
+  raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def add_run_flags(parser: argparse.ArgumentParser, model_name_help: str) -> None:
   """The original's `--data-dir`, `--model-name` and `--hparams` flags."""
-  parser = argparse.ArgumentParser(description=description)
   parser.add_argument("--data-dir", required=True,
                       help="Location of data files (model weights, etc).")
   parser.add_argument("--model-name", required=True, help=model_name_help)
   parser.add_argument("--hparams", default="{}",
                       help="JSON dict of model hyperparameters, or a path to a JSON file.")
-  return parser.parse_args(argv)
+
+
+def add_case_flags(parser: argparse.ArgumentParser) -> None:
+  """The tokenizer's lower-casing and accent flags, with the original's defaults."""
+  parser.add_argument("--do-lower-case", dest="do_lower_case", action="store_true",
+                      help="Lower case input text.")
+  parser.add_argument("--no-lower-case", dest="do_lower_case", action="store_false",
+                      help="Don't lower case input text.")
+  parser.add_argument("--do-strip-accents", dest="strip_accents", action="store_true",
+                      help="Strip accents (only when lower-casing).")
+  parser.add_argument("--no-strip-accents", dest="strip_accents", action="store_false",
+                      help="Don't strip accents.")
+  parser.set_defaults(do_lower_case=True, strip_accents=True)
 
 
 def configure_logging() -> None:
@@ -25,3 +68,23 @@ def configure_logging() -> None:
                       datefmt="%H:%M:%S", stream=sys.stdout)
   for noisy in ("tensorflow", "absl"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def report_user_error(error: BaseException) -> int:
+  """Prints `error: <message>` on stderr; returns the user-error exit status."""
+  print(f"error: {error}", file=sys.stderr, flush=True)
+  return USER_ERROR_EXIT_CODE
+
+
+def run_main(main: Callable[[Optional[Sequence[str]]], Optional[int]],
+             argv: Optional[Sequence[str]] = None) -> int:
+  """Runs a command's `main(argv)`, turning user errors into exit status 2.
+
+  Returns:
+    `main`'s status (None counts as 0), or 2 after a user error.
+  """
+  try:
+    status = main(argv)
+  except (UserError, FileNotFoundError) as e:
+    return report_user_error(e)
+  return 0 if status is None else status

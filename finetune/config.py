@@ -1,7 +1,7 @@
 """Fine-tuning configuration: the original's `FinetuningConfig` as a typed config.
 
 `FinetuningConfig.create(model_name, data_dir, **hparams)` applies overrides in
-the original's order (`original_electra.md` §7.1 "Order of application"):
+the original's order (`configure_finetuning.py: FinetuningConfig.__init__`):
 
 1. defaults, and the default paths (computed from `data_dir`, `model_name`
    and the `task_names` passed in, before anything is applied, as the
@@ -20,21 +20,23 @@ import dataclasses
 import os
 from typing import Any, Dict, List, Optional
 
-from electra_tf.config import (DISTRIBUTION_STRATEGIES, MIXED_PRECISION_POLICIES,
-                               MODEL_SIZES, SIZE_EMBEDDING_SIZES, check_model_overrides,
-                               get_bert_config)
-from electra_tf.hparams import ConfigError, HParams
-
-FINETUNE_CONFIG_FILE = "finetune_config.json"
+from electra_tf.config.hparams import ConfigError
+from electra_tf.config.model import (MODEL_SIZES, SIZE_EMBEDDING_SIZES, EncoderSizeConfig,
+                                     get_bert_config)
+from electra_tf.config.runtime import RuntimeConfig
 
 
 @dataclasses.dataclass
-class FinetuningConfig(HParams):
+class FinetuningConfig(EncoderSizeConfig, RuntimeConfig):
   """Every fine-tuning hparam of the original, with its name and default.
 
-  Fields after `preprocessed_data_dir` are electra-tf extensions (not in the
-  original); their defaults reproduce the original's behaviour except
-  `skip_malformed_lines` (see there).
+  The encoder-size fields come from `EncoderSizeConfig`, the TPU and device
+  fields from `RuntimeConfig` (shared with pre-training). Fields after
+  `preprocessed_data_dir` are electra-tf extensions (not in the original);
+  their defaults reproduce the original's behaviour except
+  `skip_malformed_lines` (see there). Task names are checked by
+  `finetune.registry`, which knows the tasks; `validate()` never changes the
+  config.
   """
   model_name: str = ""
   data_dir: str = ""
@@ -45,13 +47,8 @@ class FinetuningConfig(HParams):
   do_train: bool = True
   do_eval: bool = True
   keep_all_models: bool = True
-  # model
-  model_size: str = "small"
+  # model (and the encoder-size fields of EncoderSizeConfig)
   task_names: List[str] = dataclasses.field(default_factory=lambda: ["chunk"])
-  model_hparam_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
-  embedding_size: Optional[int] = None
-  vocab_size: int = 30522
-  do_lower_case: bool = True
   # training
   learning_rate: float = 1e-4
   weight_decay_rate: float = 0.01
@@ -81,13 +78,6 @@ class FinetuningConfig(HParams):
   joint_prediction: bool = True
   beam_size: int = 20
   qa_na_threshold: float = -2.75
-  # TPU
-  use_tpu: bool = False
-  num_tpu_cores: int = 1
-  tpu_job_name: Optional[str] = None
-  tpu_name: Optional[str] = None
-  tpu_zone: Optional[str] = None
-  gcp_project: Optional[str] = None
   # paths (derived in create() unless given)
   vocab_file: Optional[str] = None
   init_checkpoint: Optional[str] = None
@@ -104,13 +94,6 @@ class FinetuningConfig(HParams):
   # and line. True logs and skips such rows, as the original did (e.g. for
   # old QQP downloads whose questions contain line breaks).
   skip_malformed_lines: bool = False
-  # Devices, as in pre-training: "default", "mirrored" (local GPUs or
-  # `devices`), "multi_worker_mirrored" or "tpu" (implied by use_tpu).
-  distribution_strategy: str = "default"
-  devices: Optional[List[str]] = None
-  mixed_precision: str = "float32"
-  # XLA-compile the training step; None = on for GPU/TPU, off on CPU.
-  jit_compile: Optional[bool] = None
 
   @classmethod
   def create(cls, model_name: str, data_dir: str, **hparams) -> "FinetuningConfig":
@@ -121,8 +104,7 @@ class FinetuningConfig(HParams):
 
   @classmethod
   def resolve(cls, model_name: str, data_dir: str, **hparams) -> "FinetuningConfig":
-    """The original's order of application, without `validate()` (which also
-    checks that the tasks are registered)."""
+    """The original's order of application, without `validate()`."""
     config = cls(model_name=model_name, data_dir=data_dir)
     config._default_paths(hparams.get("task_names", config.task_names))
     config.update(hparams)
@@ -182,12 +164,6 @@ class FinetuningConfig(HParams):
     self.preprocessed_data_dir = os.path.join(pretrained_model_dir, "finetuning_tfrecords",
                                               tasks + "_tfrecords")
 
-  def update(self, overrides) -> None:
-    overrides = dict(overrides)
-    if "model_hparam_overrides" in overrides:
-      check_model_overrides(overrides["model_hparam_overrides"])
-    super().update(overrides)
-
   # --- derived locations (functions in the original) -------------------------
 
   @property
@@ -216,16 +192,11 @@ class FinetuningConfig(HParams):
 
   def validate(self) -> None:
     """Raises ConfigError for values no run can use, naming the hparam."""
-    from finetune import registry  # pylint: disable=import-outside-toplevel
     if not self.model_name:
       raise ConfigError("model_name must be a non-empty string (--model-name)")
     if not self.task_names:
       raise ConfigError("task_names is empty; name at least one task, e.g. "
                         "'{\"task_names\": [\"rte\"]}'")
-    unknown = [name for name in self.task_names if name not in registry.TASKS]
-    if unknown:
-      raise ConfigError(f"Unknown task(s) {unknown} in task_names. Valid tasks: "
-                        f"{', '.join(sorted(registry.TASKS))}")
     if len(set(self.task_names)) != len(self.task_names):
       raise ConfigError(f"task_names lists a task twice: {self.task_names}")
     if self.model_size not in MODEL_SIZES:
@@ -236,7 +207,7 @@ class FinetuningConfig(HParams):
       raise ConfigError("num_trials must be positive (or negative to repeat forever)")
     positive = ("max_seq_length", "train_batch_size", "eval_batch_size",
                 "predict_batch_size", "iterations_per_loop", "save_checkpoints_steps",
-                "vocab_size", "num_tpu_cores")
+                "vocab_size")
     for key in positive:
       if getattr(self, key) <= 0:
         raise ConfigError(f"{key} must be positive, got {getattr(self, key)}")
@@ -258,11 +229,4 @@ class FinetuningConfig(HParams):
     if self.max_seq_length > bert_config.max_position_embeddings:
       raise ConfigError(f"max_seq_length {self.max_seq_length} exceeds "
                         f"max_position_embeddings {bert_config.max_position_embeddings}")
-    if self.use_tpu:
-      self.distribution_strategy = "tpu"
-    if self.distribution_strategy not in DISTRIBUTION_STRATEGIES:
-      raise ConfigError(f"distribution_strategy {self.distribution_strategy!r} is not one "
-                        f"of {DISTRIBUTION_STRATEGIES}")
-    if self.mixed_precision not in MIXED_PRECISION_POLICIES:
-      raise ConfigError(f"mixed_precision {self.mixed_precision!r} is not one of "
-                        f"{MIXED_PRECISION_POLICIES}")
+    self.validate_runtime()

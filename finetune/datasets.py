@@ -17,7 +17,7 @@ import os
 import random
 from typing import Dict, List, Tuple
 
-from finetune import utils
+from electra_tf import fileio
 from finetune.task import FinetuningDataError
 
 
@@ -116,11 +116,11 @@ def build_sentiment_task(source_file: str, output_dir: str, *, min_abs_rating: f
   if not all(splits.values()):
     raise FinetuningDataError(f"{source_file}: too few sentences ({len(kept)}) for three splits")
   for split in ("train", "dev"):
-    utils.write_atomically(os.path.join(output_dir, f"{split}.tsv"), "sentence\tlabel\n" + "".join(
+    fileio.atomic_write(os.path.join(output_dir, f"{split}.tsv"), "sentence\tlabel\n" + "".join(
         f"{sentence}\t{label}\n" for sentence, label in splits[split]))
-  utils.write_atomically(os.path.join(output_dir, "test.tsv"), "index\tsentence\n" + "".join(
+  fileio.atomic_write(os.path.join(output_dir, "test.tsv"), "index\tsentence\n" + "".join(
       f"{i}\t{sentence}\n" for i, (sentence, _) in enumerate(splits["test"])))
-  utils.write_atomically(os.path.join(output_dir, "test_labels.tsv"), "index\tlabel\n" + "".join(
+  fileio.atomic_write(os.path.join(output_dir, "test_labels.tsv"), "index\tlabel\n" + "".join(
       f"{i}\t{label}\n" for i, (_, label) in enumerate(splits["test"])))
   return SplitSummary(
       sizes={k: len(v) for k, v in splits.items()},

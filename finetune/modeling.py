@@ -1,7 +1,6 @@
 """The fine-tuning model (shared encoder + one head per task) and its checkpoints.
 
-`FinetuningModel` is the original's `FinetuningModel` (`original_electra.md`
-§7.3) as a `tf_keras.Model`: the encoder under `electra/`, each task's head
+`FinetuningModel` is the original's `run_finetuning.py: FinetuningModel` as a `tf_keras.Model`: the encoder under `electra/`, each task's head
 under `task_specific/<task>/`. Called with {"input_ids", "input_mask",
 "segment_ids"} (int [B, L]) it returns {task name: {output: tensor}}:
 
@@ -18,7 +17,7 @@ A fine-tuned trial directory (`<model_dir>_<trial>`) holds:
 - `vocab.txt`: the vocabulary the model was trained with.
 
 `load_finetuned_model(model_dir)` rebuilds and restores all of it, e.g. for
-serving (`task_exportables` hands each task to `electra_tf.serving`):
+serving (`finetune.serving.task_exportables`):
 
     finetuned = load_finetuned_model(".../finetuning_models/sst_model_1")
     features = finetuned.tasks[0].encode(["a great movie"])
@@ -28,23 +27,23 @@ serving (`task_exportables` hands each task to `electra_tf.serving`):
 import dataclasses
 import logging
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import tensorflow as tf
 import tf_keras
 
-from electra_tf import checkpoint_conversion, checkpoints, huggingface, serving
-from electra_tf.checkpoints import CheckpointError, LoadReport
-from electra_tf.config import TransformerConfig, get_bert_config
-from electra_tf.networks import ElectraNetwork
-from electra_tf.tokenization import FullTokenizer
-from finetune import registry, utils
-from finetune.config import FINETUNE_CONFIG_FILE, FinetuningConfig
+from electra_tf import fileio
+from electra_tf.checkpoints import conversion, huggingface, original
+from electra_tf.checkpoints.original import CheckpointError, LoadReport
+from electra_tf.config.model import TransformerConfig, get_bert_config
+from electra_tf.modeling.networks import ElectraNetwork
+from electra_tf.text.tokenization import FullTokenizer
+from finetune import registry
+from finetune.config import FinetuningConfig
 from finetune.task import Task
 
 logger = logging.getLogger(__name__)
 
-VOCAB_FILE = "vocab.txt"
 TASK_SCOPE = "task_specific"
 
 
@@ -98,7 +97,7 @@ def build_model(config: FinetuningConfig, tasks: Sequence[Task]) -> FinetuningMo
 def is_finetuned_dir(path: str) -> bool:
   """True for a fine-tuning trial directory (or a checkpoint prefix inside one)."""
   directory = path if tf.io.gfile.isdir(path) else os.path.dirname(path)
-  return tf.io.gfile.exists(os.path.join(directory, FINETUNE_CONFIG_FILE))
+  return tf.io.gfile.exists(os.path.join(directory, fileio.FINETUNE_CONFIG_FILE))
 
 
 def check_init_checkpoint(path: str) -> None:
@@ -114,10 +113,10 @@ def check_init_checkpoint(path: str) -> None:
         "Hugging Face directory), or set \"init_checkpoint\": null to fine-tune from "
         "random weights")
   if tf.io.gfile.exists(os.path.join(path, huggingface.CONFIG_FILE)):
-    huggingface.read_json_object(os.path.join(path, huggingface.CONFIG_FILE))
+    fileio.read_json_object(os.path.join(path, huggingface.CONFIG_FILE), CheckpointError)
     return
   try:
-    checkpoints.resolve_checkpoint(path)
+    original.resolve_checkpoint(path)
   except CheckpointError as e:
     raise CheckpointError(f"init_checkpoint: {e}. Pre-train first, point init_checkpoint "
                           "at a checkpoint, or set \"init_checkpoint\": null to fine-tune "
@@ -129,7 +128,7 @@ def load_init_checkpoint(model: FinetuningModel, path: str) -> LoadReport:
 
   Sources: a fine-tuned trial directory (encoder and the heads of tasks with
   the same name, e.g. to evaluate it or to continue from MNLI to RTE), or any
-  format of `checkpoint_conversion.load_weights`: our pre-training runs,
+  format of `conversion.load_weights`: our pre-training runs,
   `convert_checkpoint.py` outputs, the original's TF1 checkpoints (released
   or fine-tuned) and Hugging Face directories.
 
@@ -144,10 +143,10 @@ def load_init_checkpoint(model: FinetuningModel, path: str) -> LoadReport:
   if is_finetuned_dir(path):
     source = load_finetuned_model(path if tf.io.gfile.isdir(path) else os.path.dirname(path))
     arrays = {name: v.numpy() for name, v in source.model.named_variables().items()}
-    return checkpoints.assign_named_weights(
+    return original.assign_named_weights(
         variables, {name: a.shape for name, a in arrays.items()}, arrays.__getitem__,
         source=source.checkpoint)
-  return checkpoint_conversion.load_weights(variables, path)
+  return conversion.load_weights(variables, path)
 
 
 # --- fine-tuned model directories -----------------------------------------------
@@ -155,9 +154,9 @@ def load_init_checkpoint(model: FinetuningModel, path: str) -> LoadReport:
 def save_model_files(model_dir: str, config: FinetuningConfig) -> None:
   """Writes `finetune_config.json` and a copy of the vocabulary into model_dir."""
   tf.io.gfile.makedirs(model_dir)
-  config.write_json(os.path.join(model_dir, FINETUNE_CONFIG_FILE))
+  config.write_json(os.path.join(model_dir, fileio.FINETUNE_CONFIG_FILE))
   with tf.io.gfile.GFile(config.vocab_file, "rb") as f:
-    utils.write_atomically(os.path.join(model_dir, VOCAB_FILE), f.read())
+    fileio.atomic_write(os.path.join(model_dir, fileio.VOCAB_FILE), f.read())
 
 
 @dataclasses.dataclass
@@ -189,49 +188,21 @@ def load_finetuned_model(model_dir: str) -> FinetunedModel:
     CheckpointError: no `finetune_config.json` or checkpoint in model_dir, or
       a checkpoint that does not match the config.
   """
-  config_path = os.path.join(model_dir, FINETUNE_CONFIG_FILE)
+  config_path = os.path.join(model_dir, fileio.FINETUNE_CONFIG_FILE)
   if not tf.io.gfile.exists(config_path):
     raise CheckpointError(f"{model_dir!r} is not a fine-tuned model directory: it has no "
-                          f"{FINETUNE_CONFIG_FILE}")
-  config = FinetuningConfig.from_dict(huggingface.read_json_object(config_path))
-  vocab_file = os.path.join(model_dir, VOCAB_FILE)
+                          f"{fileio.FINETUNE_CONFIG_FILE}")
+  config = FinetuningConfig.from_dict(fileio.read_json_object(config_path, CheckpointError))
+  vocab_file = os.path.join(model_dir, fileio.VOCAB_FILE)
   if not tf.io.gfile.exists(vocab_file):
     vocab_file = config.vocab_file
   tokenizer = FullTokenizer(vocab_file, config.do_lower_case)
   tasks = registry.get_tasks(config, tokenizer)
   model = build_model(config, tasks)
-  prefix = checkpoints.resolve_checkpoint(model_dir)
+  prefix = original.resolve_checkpoint(model_dir)
   try:
     tf.train.Checkpoint(model=model).read(prefix).expect_partial(
     ).assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.OpError) as e:
     raise CheckpointError(f"cannot restore {prefix!r} into the model of {config_path}: {e}") from e
   return FinetunedModel(model, config, tasks, tokenizer, vocab_file, prefix)
-
-
-def task_exportables(finetuned: FinetunedModel, task_names: Optional[Sequence[str]] = None,
-                     strip_accents: bool = True) -> List[serving.ExportableModel]:
-  """One `serving.ExportableModel` per task of a fine-tuned model.
-
-  Each featurises raw text as the fine-tuning run did (its vocab, casing and
-  `max_seq_length`) and carries the run's config and the task's labels.
-
-  Args:
-    finetuned: a restored model (`load_finetuned_model`).
-    task_names: the tasks to export (default: all, in `task_names` order).
-    strip_accents: False for vocabularies prepared with --no-strip-accents.
-
-  Raises:
-    serving.ExportError: a task name the model does not have.
-  """
-  by_name = {task.name: task for task in finetuned.tasks}
-  unknown = [name for name in task_names or () if name not in by_name]
-  if unknown:
-    raise serving.ExportError(f"the model has no task {unknown}; its tasks are "
-                              f"{list(by_name)}")
-  return [serving.task_exportable(
-      finetuned.model, by_name[name], encoder_config=finetuned.model.bert_config,
-      vocab_file=finetuned.vocab_file, max_seq_length=finetuned.config.max_seq_length,
-      do_lower_case=finetuned.config.do_lower_case, strip_accents=strip_accents,
-      config={"finetuning": finetuned.config.to_dict()})
-          for name in task_names or list(by_name)]

@@ -1,6 +1,6 @@
 """Featurised examples cached as TFRecords, and the datasets read from them.
 
-The original's `Preprocessor` (`original_electra.md` §7.4), with three changes:
+The original's `Preprocessor` (`finetune/preprocessing.py`), with three changes:
 
 - **Cache key.** The original reuses `<tasks>_<split>.tfrecord` whenever it
   exists, even after the vocab, `max_seq_length` or the data changed. Here
@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from finetune import utils
+from electra_tf import fileio
 from finetune.config import FinetuningConfig
 from finetune.task import FeatureSpec, FinetuningDataError, Task, shared_feature_specs
 
@@ -102,7 +102,7 @@ class Preprocessor:
         raise FinetuningDataError(f"{path} does not exist: the {name} {split} split; put "
                                   f"the task's files in {config.raw_data_dir(name)}")
     if self._vocab_sha256 is None:
-      self._vocab_sha256 = utils.file_sha256(config.vocab_file)
+      self._vocab_sha256 = fileio.file_sha256(config.vocab_file)
     return {
         "format": CACHE_FORMAT_VERSION,
         "task_names": list(config.task_names),
@@ -113,7 +113,7 @@ class Preprocessor:
         "debug": config.debug,
         "skip_malformed_lines": config.skip_malformed_lines,
         "task_params": {task.name: task.featurization_params() for task in tasks},
-        "data_sha256": {name: utils.file_sha256(path) for name, path in files.items()},
+        "data_sha256": {name: fileio.file_sha256(path) for name, path in files.items()},
     }
 
   def prepare(self, tasks: Sequence[Task], split: str) -> CachedSplit:
@@ -133,7 +133,7 @@ class Preprocessor:
     path, metadata_path = prefix + ".tfrecord", prefix + ".metadata"
     task_names = [task.name for task in tasks]
     if config.use_tfrecords_if_existing and tf.io.gfile.exists(metadata_path):
-      num_records = utils.read_json(metadata_path)["num_records"]
+      num_records = fileio.read_json(metadata_path)["num_records"]
       logger.info("%s: %d cached records in %s", name, num_records, path)
       return CachedSplit(task_names, split, path, num_records)
 
@@ -159,7 +159,7 @@ class Preprocessor:
     finally:
       if tf.io.gfile.exists(tmp):
         tf.io.gfile.remove(tmp)
-    utils.write_json(metadata_path, {"num_records": len(rows), "cache_key": key})
+    fileio.write_json(metadata_path, {"num_records": len(rows), "cache_key": key})
     logger.info("%s: featurised %d records in %.1f s -> %s", name, len(rows),
                 time.time() - start, path)
     return CachedSplit(task_names, split, path, len(rows))

@@ -1,8 +1,7 @@
 """Fine-tuning runs: trials of train -> dev evaluation -> test predictions.
 
-The original's `ModelRunner` and `run_finetuning` (`original_electra.md`
-§7.3-7.8), as a TF2 custom loop that runs on one device or under any
-`tf.distribute` strategy:
+The original's `run_finetuning.py: ModelRunner` and `run_finetuning`, as a
+TF2 custom loop that runs on one device or under any `tf.distribute` strategy:
 
 - loss: per task, per-example losses gated by `one_hot(task_id)` (padding
   examples have task_id = number of tasks and contribute nothing), SUMMED over
@@ -35,15 +34,16 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from electra_tf import distribution
-from electra_tf.checkpoints import CheckpointError
-from electra_tf.hparams import ConfigError
-from electra_tf.optimization import (AdamWeightDecay, WarmupPolynomialDecay,
-                                     clip_by_global_norm, layerwise_lr_multipliers)
-from electra_tf.pretrain_data import check_vocab_size
-from electra_tf.tokenization import FullTokenizer
-from electra_tf.training import seconds_to_str
-from finetune import modeling, registry, utils
+from electra_tf import fileio
+from electra_tf.checkpoints.original import CheckpointError
+from electra_tf.config.hparams import ConfigError
+from electra_tf.text.tokenization import FullTokenizer
+from electra_tf.text.vocab import check_vocab_size
+from electra_tf.training import distribution
+from electra_tf.training.optimization import (AdamWeightDecay, WarmupPolynomialDecay,
+                                              clip_by_global_norm, layerwise_lr_multipliers)
+from electra_tf.training.progress import seconds_to_str
+from finetune import modeling, registry
 from finetune.config import FinetuningConfig
 from finetune.modeling import TASK_SCOPE, FinetuningModel
 from finetune.preprocessing import CachedSplit, Preprocessor, num_train_steps, padded_size
@@ -321,8 +321,8 @@ def write_results(config: FinetuningConfig, results: Sequence[Results]) -> None:
     for task_name, task_results in trial_results.items():
       lines.append(task_name + ": " + " - ".join(f"{k}: {v:.2f}"
                                                  for k, v in task_results.items()))
-  utils.write_pickle(config.results_pkl, list(results))
-  utils.write_atomically(config.results_txt, "".join(line + "\n" for line in lines))
+  fileio.write_pickle(config.results_pkl, list(results))
+  fileio.atomic_write(config.results_txt, "".join(line + "\n" for line in lines))
 
 
 def results_table(results: Sequence[Results]) -> str:
@@ -349,10 +349,7 @@ def prepare_run(config: FinetuningConfig):
     ConfigError, FinetuningDataError, CheckpointError, FileNotFoundError,
     ValueError: with what is wrong and what to do.
   """
-  try:
-    check_vocab_size(config.vocab_file, config.vocab_size)
-  except ValueError as e:  # an empty or non-UTF-8 vocab file
-    raise ConfigError(str(e)) from e
+  check_vocab_size(config.vocab_file, config.vocab_size)
   tokenizer = FullTokenizer(config.vocab_file, config.do_lower_case)
   tasks = registry.get_tasks(config, tokenizer)
   check_data_files(config, tasks)

@@ -31,11 +31,13 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from electra_tf.config import TransformerConfig
+from electra_tf.config.model import TransformerConfig
+from electra_tf.errors import UserError
+from electra_tf.serving.exportable import SentencePairInputs, TextInputs
 from finetune.config import FinetuningConfig
 
 
-class FinetuningDataError(ValueError):
+class FinetuningDataError(UserError, ValueError):
   """Missing, malformed or empty fine-tuning data, named by file and line."""
 
 
@@ -123,12 +125,14 @@ class Task(abc.ABC):
 
   Attributes:
     name: the task name of the registry and of `task_specific/<name>/`.
-    kind: the family: "classification", "regression" (later "span",
-      "tagging").
+    kind: the family: "classification", "regression", "span", "tagging".
     label_list: the label strings of a classification task, else None.
+    serving_output_names: what the task's SavedModel returns from token ids
+      (`serving_outputs`), in order; empty if the task cannot be exported.
   """
   kind: str = ""
   label_list: Optional[List[str]] = None
+  serving_output_names: Tuple[str, ...] = ()
 
   def __init__(self, config: FinetuningConfig, name: str, tokenizer=None):
     """
@@ -212,6 +216,16 @@ class Task(abc.ABC):
   @abc.abstractmethod
   def get_scorer(self) -> Scorer:
     """A fresh scorer for one split."""
+
+  # --- serving -----------------------------------------------------------------------
+
+  def serving_outputs(self, outputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """The head's inference outputs [B, ...] -> `serving_output_names` tensors."""
+    raise NotImplementedError(f"task {self.name} declares no serving outputs")
+
+  def serving_text_inputs(self) -> TextInputs:
+    """The raw-text signature's inputs; one or two texts unless a family says otherwise."""
+    return SentencePairInputs()
 
   def write_test_outputs(self, split: str, outputs: Dict[str, np.ndarray],
                          trial: int) -> List[str]:

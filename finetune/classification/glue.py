@@ -42,7 +42,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from finetune import utils
+from electra_tf import fileio
 from finetune.classification import metrics
 from finetune.classification.tasks import ClassificationTask, InputExample, RegressionTask
 from finetune.task import FinetuningDataError
@@ -194,7 +194,7 @@ class GlueTask:
     pickled_key = "logits" if "logits" in outputs else "predictions"
     pickled = {eid: outputs[pickled_key][i] for i, eid in enumerate(eids)}
     pickle_path = self.config.test_predictions(self.name, split, trial)
-    utils.write_pickle(pickle_path, pickled)
+    fileio.write_pickle(pickle_path, pickled)
 
     guids = {e.eid: e.guid for e in self.get_examples(split)}
     if sorted(guids) != sorted(eids):
@@ -205,7 +205,7 @@ class GlueTask:
                                      for eid, label in sorted(zip(eids, labels))]
     submission_path = os.path.join(self.config.submission_dir(trial),
                                    self.submission_files[split])
-    utils.write_atomically(submission_path, "\n".join(lines) + "\n")
+    fileio.atomic_write(submission_path, "\n".join(lines) + "\n")
     return [pickle_path, submission_path]
 
   def prediction_strings(self, outputs: Dict[str, np.ndarray]) -> List[str]:

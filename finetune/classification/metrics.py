@@ -1,6 +1,6 @@
 """Dev-set metrics of classification and regression tasks.
 
-The original's `classification_metrics.py` (`original_electra.md` §7.5):
+The original's `classification_metrics.py` (`finetune/classification/classification_metrics.py`):
 accuracy, Matthews correlation (CoLA), Pearson/Spearman/MSE (STS-B), each
 with the mean per-example loss; scores x100 as the original reports them.
 Added: F1 of the positive class (label id 1) for MRPC and QQP, which GLUE

@@ -1,7 +1,7 @@
 """Sentence(-pair) classification and regression: one prediction per example.
 
 The original's `SingleOutputTask`, `ClassificationTask` and `RegressionTask`
-(`original_electra.md` §7.5):
+(`finetune/classification/classification_tasks.py`):
 
 - featurisation: tokenise text_a and text_b; truncate a pair by dropping the
   last token of the longer side (of b on a tie) until it fits L - 3, a single
@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from electra_tf.config import TransformerConfig
-from electra_tf.layers import dense_names
+from electra_tf.config.model import TransformerConfig
+from electra_tf.modeling.layers import dense_names
 from finetune.classification import metrics
 from finetune.task import Example, FeatureSpec, Scorer, Task, TaskHead
 
@@ -189,8 +189,15 @@ class RegressionHead(TaskHead):
 
 
 class ClassificationTask(SingleOutputTask):
-  """One label out of `label_list` per example."""
+  """One label out of `label_list` per example.
+
+  Serves `logits`, `probabilities` float32 [B, C], `predictions` int32 [B],
+  `predicted_label` string [B] and `label_names` string [B, C] (the label
+  strings, repeated per row so that row-format JSON requests work).
+  """
   kind = "classification"
+  serving_output_names = ("logits", "probabilities", "predictions", "predicted_label",
+                          "label_names")
 
   def __init__(self, config, name: str, label_list: List[str], tokenizer=None):
     super().__init__(config, name, tokenizer)
@@ -225,10 +232,24 @@ class ClassificationTask(SingleOutputTask):
   def get_scorer(self) -> Scorer:
     return metrics.AccuracyScorer()
 
+  def serving_outputs(self, outputs):
+    labels = tf.constant(self.label_list)
+    predictions = tf.cast(outputs["predictions"], tf.int32)
+    return {"logits": tf.cast(outputs["logits"], tf.float32),
+            "probabilities": tf.cast(outputs["probabilities"], tf.float32),
+            "predictions": predictions,
+            "predicted_label": tf.gather(labels, predictions),
+            "label_names": tf.tile(labels[tf.newaxis], [tf.shape(predictions)[0], 1])}
+
 
 class RegressionTask(SingleOutputTask):
-  """A real-valued score in [min_value, max_value] per example."""
+  """A real-valued score in [min_value, max_value] per example.
+
+  Serves `predictions` float32 [B] (the normalised target the model was
+  trained on) and `score` [B] (on the task's scale).
+  """
   kind = "regression"
+  serving_output_names = ("predictions", "score")
 
   def __init__(self, config, name: str, min_value: float, max_value: float, tokenizer=None):
     super().__init__(config, name, tokenizer)
@@ -268,3 +289,7 @@ class RegressionTask(SingleOutputTask):
 
   def get_scorer(self) -> Scorer:
     return metrics.RegressionScorer()
+
+  def serving_outputs(self, outputs):
+    return {"predictions": tf.cast(outputs["predictions"], tf.float32),
+            "score": tf.cast(outputs["score"], tf.float32)}

@@ -5,8 +5,7 @@ import random
 import pytest
 import tensorflow as tf
 
-from data_prep.examples import (FEATURE_NAMES, ExampleBuilder, ExampleSerializer,
-                                PretrainingExample)
+from data_prep.examples import FEATURE_NAMES, ExampleBuilder, ExampleSerializer, PretrainingExample
 
 CLS, SEP = 101, 102
 

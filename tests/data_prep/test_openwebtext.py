@@ -4,9 +4,9 @@ import io
 import shutil
 import tarfile
 
-from data_prep import build_openwebtext_pretraining_dataset as owt
+from electra_cli import build_openwebtext_pretraining_dataset as owt
 from tests.conftest import VOCAB_FILE
-from tests.data_prep import helpers
+from tests.helpers import shards
 
 
 def write_archive(path, documents):
@@ -22,7 +22,7 @@ def test_archives_to_shards_one_document_per_file(tmp_path, capsys):
   data_dir = tmp_path / "data"
   (data_dir / "openwebtext").mkdir(parents=True)
   shutil.copy(VOCAB_FILE, data_dir / "vocab.txt")
-  words = sorted(helpers.single_token_words().items())
+  words = sorted(shards.single_token_words().items())
   owner = {}
   for archive in range(3):
     documents = {}
@@ -39,14 +39,14 @@ def test_archives_to_shards_one_document_per_file(tmp_path, capsys):
   assert owt.main(["--data-dir", str(data_dir), "--max-seq-length", "32",
                    "--num-out-files", "3", "--seed", "0"]) == 0
   output_dir = data_dir / "pretrain_tfrecords"
-  assert helpers.final_shards(output_dir) == [
+  assert shards.final_shards(output_dir) == [
       f"pretrain_data.tfrecord-{i}-of-3" for i in range(3)]
-  examples = helpers.read_shards(output_dir)
+  examples = shards.read_shards(output_dir)
   documents_seen = set()
   for example in examples:
-    helpers.check_example(example["input_ids"], example["input_mask"],
+    shards.check_example(example["input_ids"], example["input_mask"],
                           example["segment_ids"], 32)
-    tokens = [t for t in example["input_ids"] if t not in (0, helpers.CLS, helpers.SEP)]
+    tokens = [t for t in example["input_ids"] if t not in (0, shards.CLS, shards.SEP)]
     documents = {owner[t] for t in tokens}
     assert len(documents) == 1
     documents_seen |= documents
@@ -60,8 +60,8 @@ def test_missing_archives(tmp_path, capsys):
   data_dir = tmp_path / "data"
   data_dir.mkdir()
   shutil.copy(VOCAB_FILE, data_dir / "vocab.txt")
-  assert owt.main(["--data-dir", str(data_dir)]) == 1
+  assert owt.main(["--data-dir", str(data_dir)]) == 2
   assert "openwebtext.tar.xz" in capsys.readouterr().err
   (data_dir / "openwebtext").mkdir()
-  assert owt.main(["--data-dir", str(data_dir)]) == 1
+  assert owt.main(["--data-dir", str(data_dir)]) == 2
   assert "no *.xz archives" in capsys.readouterr().err

@@ -12,8 +12,8 @@ PRETRAINED_MODEL = "pretrained"
 
 def pretrain(data_dir, num_steps: int) -> None:
   """data/corpus -> TFRecords -> run_pretraining.py for `num_steps` (the demo's path)."""
-  from data_prep import build_pretraining_dataset  # pylint: disable=import-outside-toplevel
-  import run_pretraining  # pylint: disable=import-outside-toplevel
+  from electra_cli import build_pretraining_dataset  # pylint: disable=import-outside-toplevel
+  from electra_cli import run_pretraining
   shutil.copyfile(VOCAB_FILE, data_dir / "vocab.txt")
   assert build_pretraining_dataset.main([
       "--corpus-dir", str(CORPUS_DIR), "--vocab-file", str(VOCAB_FILE),

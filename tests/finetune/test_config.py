@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from electra_tf.config import get_bert_config
-from electra_tf.hparams import ConfigError
+from electra_tf.config.hparams import ConfigError
+from electra_tf.config.model import get_bert_config
 from finetune.config import FinetuningConfig
 
 
@@ -107,7 +107,6 @@ def test_bert_config_per_size():
 
 @pytest.mark.parametrize("hparams,message", [
     ({"learning_rat": 1e-4}, "Unknown hparam 'learning_rat'"),
-    ({"task_names": ["rte", "glue"]}, r"Unknown task\(s\) \['glue'\].*Valid tasks: cola, mnli"),
     ({"task_names": []}, "task_names is empty"),
     ({"task_names": "rte"}, "task_names must be a list"),
     ({"task_names": ["rte", "rte"]}, "lists a task twice"),

@@ -1,17 +1,18 @@
 """GLUE tasks on small files with the real layouts: reading, metrics, test files."""
 
+import dataclasses
 import os
 import pickle
 
 import numpy as np
 import pytest
 
-from electra_tf.hparams import ConfigError
+from electra_tf.config.hparams import ConfigError
 from finetune import registry
 from finetune.config import FinetuningConfig
 from finetune.task import FinetuningDataError
 from tests.conftest import VOCAB_FILE
-from tests.finetune.glue_fixtures import write_task
+from tests.helpers.glue_fixtures import write_task
 
 ALL_TASKS = ["cola", "sst", "mrpc", "sts", "qqp", "mnli", "qnli", "rte", "wnli"]
 # GLUE's submission file names, from the GLUE site's sample submission.
@@ -79,8 +80,12 @@ def test_an_unknown_task_name_lists_the_valid_ones(tmp_path):
   with pytest.raises(ConfigError, match="Unknown task.*'glue'.*Valid tasks: cola, mnli, mrpc, "
                                         "qnli, qqp, rte, sst, sts, wnli"):
     make_task(tmp_path, "glue")
-  with pytest.raises(KeyError, match="Valid tasks: cola"):
-    registry.get_task("glue", make_task(tmp_path, "rte").config)
+  config = make_task(tmp_path, "rte").config
+  with pytest.raises(ConfigError, match="Valid tasks: cola"):
+    registry.get_task("glue", config)
+  with pytest.raises(ConfigError, match=r"Unknown task\(s\) \['glue'\] in task_names\. Valid "
+                                        "tasks: cola, mnli"):
+    registry.get_tasks(dataclasses.replace(config, task_names=["rte", "glue"]))
 
 
 @pytest.mark.parametrize("name", ["mrpc", "sts"])

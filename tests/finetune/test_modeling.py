@@ -8,18 +8,18 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from electra_tf import checkpoint_conversion
-from electra_tf.checkpoints import CheckpointError, save_original_checkpoint
-from electra_tf.config import PretrainingConfig
-from electra_tf.optimization import layerwise_lr_multipliers
-from electra_tf.pretraining import PretrainingModel
-from electra_tf.tokenization import FullTokenizer
-from electra_tf.vocab import SpecialTokenIds
+from electra_tf.checkpoints import native
+from electra_tf.checkpoints.original import CheckpointError, save_original_checkpoint
+from electra_tf.config.pretraining import PretrainingConfig
+from electra_tf.modeling.pretraining_model import PretrainingModel
+from electra_tf.text.tokenization import FullTokenizer
+from electra_tf.text.vocab import SpecialTokenIds
+from electra_tf.training.optimization import layerwise_lr_multipliers
 from finetune import modeling, registry
 from finetune.config import FinetuningConfig
 from finetune.runner import total_loss
-from tests import hf_reference
 from tests.conftest import VOCAB_FILE
+from tests.helpers import hf_reference
 
 V = 30522
 
@@ -181,7 +181,7 @@ def test_loads_original_tf1_and_hugging_face_checkpoints(tmp_path, pretraining_m
 
 def test_loads_a_converted_electra_tf_checkpoint(tmp_path, pretraining_model):
   _, source = pretraining_model
-  checkpoint_conversion.save_electra_tf(source, str(tmp_path / "converted"), global_step=9)
+  native.save_electra_tf(source, str(tmp_path / "converted"), global_step=9)
   _, _, model = make(names=("rte",))
   report = modeling.load_init_checkpoint(model, str(tmp_path / "converted"))
   assert_encoder_equals(model, source.named_variables())

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.tokenization import FullTokenizer
+from electra_tf.text.tokenization import FullTokenizer
 from finetune import registry
 from finetune.classification.glue import InputExample
 from finetune.config import FinetuningConfig
 from finetune.preprocessing import Preprocessor, num_train_steps, padded_size
 from tests.conftest import VOCAB_FILE
-from tests.finetune.glue_fixtures import write_task
+from tests.helpers.glue_fixtures import write_task
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,57 @@
+"""Where and how a run executes: one config shared by pre-training and fine-tuning.
+
+The TPU fields are the original's (`configure_pretraining.py`,
+`configure_finetuning.py`); the rest are electra-tf extensions whose defaults
+reproduce the original (one device, float32). `training.distribution` turns
+them into a `tf.distribute` strategy, a Keras dtype policy and the XLA choice.
+"""
+
+import dataclasses
+from typing import List, Optional
+
+from electra_tf.config.hparams import ConfigError, HParams
+
+DISTRIBUTION_STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
+MIXED_PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+@dataclasses.dataclass
+class RuntimeConfig(HParams):
+  """Devices, precision and compilation of a run."""
+  # TPU (the original's hparams)
+  use_tpu: bool = False
+  num_tpu_cores: int = 1
+  tpu_job_name: Optional[str] = None
+  tpu_name: Optional[str] = None
+  tpu_zone: Optional[str] = None
+  gcp_project: Optional[str] = None
+  # --- electra-tf extensions -------------------------------------------------
+  # "default" (one device), "mirrored" (local GPUs, or `devices`),
+  # "multi_worker_mirrored" (machines from TF_CONFIG) or "tpu" (also implied by
+  # use_tpu, with tpu_name/tpu_zone/gcp_project).
+  distribution_strategy: str = "default"
+  devices: Optional[List[str]] = None
+  # "float32", "mixed_bfloat16" (TPU, CPU) or "mixed_float16" (GPU, dynamic
+  # loss scaling); losses are always computed in float32.
+  mixed_precision: str = "float32"
+  # XLA-compile the forward/backward pass; None = on for GPU/TPU, off on CPU.
+  jit_compile: Optional[bool] = None
+
+  @property
+  def strategy_kind(self) -> str:
+    """The strategy to create: "tpu" when `use_tpu`, else `distribution_strategy`."""
+    return "tpu" if self.use_tpu else self.distribution_strategy
+
+  def validate_runtime(self) -> None:
+    """Raises ConfigError for runtime settings no run can use."""
+    if self.distribution_strategy not in DISTRIBUTION_STRATEGIES:
+      raise ConfigError(f"distribution_strategy {self.distribution_strategy!r} is not one "
+                        f"of {DISTRIBUTION_STRATEGIES}")
+    if self.use_tpu and self.distribution_strategy not in ("default", "tpu"):
+      raise ConfigError(f"use_tpu runs on a TPU, but distribution_strategy is "
+                        f"{self.distribution_strategy!r}; drop one of them")
+    if self.mixed_precision not in MIXED_PRECISION_POLICIES:
+      raise ConfigError(f"mixed_precision {self.mixed_precision!r} is not one of "
+                        f"{MIXED_PRECISION_POLICIES}")
+    if self.num_tpu_cores <= 0:
+      raise ConfigError(f"num_tpu_cores must be positive, got {self.num_tpu_cores}")

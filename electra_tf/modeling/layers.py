@@ -1,0 +1,192 @@
+"""Transformer building blocks with the original's math and variable layout.
+
+Each layer reports its variables under the original TF1 names relative to its
+own scope (`named_variables()`); models add the prefixes. Kernels keep the
+original shapes ([in, out]; attention Q/K/V are [H, H]), so converting a
+checkpoint never reshapes.
+
+Why our own blocks instead of Model Garden's `TransformerEncoderBlock`: its
+attention kernels are [H, heads, head_size] einsum kernels and its embeddings
+cannot have width != hidden; the original shares embeddings between generator
+and discriminator with a per-network projection. `tests/test_layers.py`
+proves `TransformerLayer` equal to Model Garden's block on the same weights.
+"""
+
+from typing import Dict, Optional
+
+import tensorflow as tf
+import tf_keras
+
+from electra_tf.config.model import TransformerConfig
+
+LAYER_NORM_EPSILON = 1e-12  # tf.contrib.layers.layer_norm's hard-coded value
+ATTENTION_MASK_VALUE = -10000.0  # the original's additive mask
+
+
+def truncated_normal(stddev: float):
+  """The original's `create_initializer`: truncated at 2 stddev."""
+  return tf_keras.initializers.TruncatedNormal(stddev=stddev)
+
+
+def gelu(x):
+  """Exact GELU, 0.5 x (1 + erf(x / sqrt(2))), as `modeling.gelu`."""
+  return tf.nn.gelu(x, approximate=False)
+
+
+def get_activation(name: str):
+  """Maps the original's `hidden_act` strings to functions (None = linear)."""
+  return {"gelu": gelu, "relu": tf.nn.relu, "tanh": tf.tanh, "linear": None}[name]
+
+
+def layer_norm(name: str = "LayerNorm"):
+  return tf_keras.layers.LayerNormalization(axis=-1, epsilon=LAYER_NORM_EPSILON, name=name)
+
+
+def dense_names(prefix: str, layer: tf_keras.layers.Dense) -> Dict[str, tf.Variable]:
+  return {f"{prefix}/kernel": layer.kernel, f"{prefix}/bias": layer.bias}
+
+
+def layer_norm_names(prefix: str, layer) -> Dict[str, tf.Variable]:
+  return {f"{prefix}/gamma": layer.gamma, f"{prefix}/beta": layer.beta}
+
+
+class Embeddings(tf_keras.layers.Layer):
+  """Word + token-type + position embeddings, LayerNorm, dropout.
+
+  Scope `electra/embeddings` in the original. One instance is shared by the
+  generator and the discriminator unless `untied_generator_embeddings`.
+  """
+
+  def __init__(self, config: TransformerConfig, **kwargs):
+    super().__init__(**kwargs)
+    self.config = config
+    self.width = config.embedding_width
+    self.layer_norm = layer_norm()
+    self.dropout = tf_keras.layers.Dropout(config.hidden_dropout_prob)
+
+  def build(self, input_shape):
+    def table(name, rows):
+      # A fresh initializer per table: a reused unseeded Keras initializer
+      # returns the same values for every call.
+      return self.add_weight(name, [rows, self.width],
+                             initializer=truncated_normal(self.config.initializer_range))
+    self.word_embeddings = table("word_embeddings", self.config.vocab_size)
+    self.token_type_embeddings = table("token_type_embeddings", self.config.type_vocab_size)
+    self.position_embeddings = table("position_embeddings",
+                                     self.config.max_position_embeddings)
+    super().build(input_shape)
+
+  def call(self, input_ids, segment_ids, training=None):
+    """[B, L] int ids and segment ids -> [B, L, E]."""
+    seq_length = input_ids.shape[1]
+    if seq_length is None:  # traced with a dynamic length, e.g. for serving
+      seq_length = tf.shape(input_ids)[1]
+    elif seq_length > self.config.max_position_embeddings:
+      raise ValueError(f"sequence length {seq_length} exceeds max_position_embeddings "
+                       f"{self.config.max_position_embeddings}")
+    x = tf.gather(self.word_embeddings, input_ids)
+    x += tf.gather(self.token_type_embeddings, segment_ids)
+    x += self.position_embeddings[tf.newaxis, :seq_length, :]
+    return self.dropout(self.layer_norm(x), training=training)
+
+  def named_variables(self) -> Dict[str, tf.Variable]:
+    return {"word_embeddings": self.word_embeddings,
+            "token_type_embeddings": self.token_type_embeddings,
+            "position_embeddings": self.position_embeddings,
+            **layer_norm_names("LayerNorm", self.layer_norm)}
+
+
+class TransformerLayer(tf_keras.layers.Layer):
+  """One post-LayerNorm BERT layer (`encoder/layer_N`).
+
+  self-attention (Q, K, V [H, H]; softmax(QK^T / sqrt(d) + mask); dropout on
+  the probabilities) -> dense, dropout, residual, LayerNorm -> FFN (gelu) ->
+  dense, dropout, residual, LayerNorm.
+  """
+
+  def __init__(self, config: TransformerConfig, **kwargs):
+    super().__init__(**kwargs)
+    self.num_heads = config.num_attention_heads
+    self.head_size = config.hidden_size // config.num_attention_heads
+    hidden = config.hidden_size
+
+    def dense(units, name, activation=None):
+      return tf_keras.layers.Dense(
+          units, activation=activation, name=name,
+          kernel_initializer=truncated_normal(config.initializer_range))
+
+    self.query = dense(hidden, "query")
+    self.key = dense(hidden, "key")
+    self.value = dense(hidden, "value")
+    self.attention_output = dense(hidden, "attention_output")
+    self.attention_layer_norm = layer_norm("attention_LayerNorm")
+    self.intermediate = dense(config.intermediate_size, "intermediate",
+                              get_activation(config.hidden_act))
+    self.output_dense = dense(hidden, "output")
+    self.output_layer_norm = layer_norm("output_LayerNorm")
+    self.attention_dropout = tf_keras.layers.Dropout(config.attention_probs_dropout_prob)
+    self.hidden_dropout = tf_keras.layers.Dropout(config.hidden_dropout_prob)
+
+  def _split_heads(self, x):
+    """[B, L, H] -> [B, heads, L, head_size]."""
+    batch_size, seq_length = x.shape[0], x.shape[1]
+    if batch_size is None:
+      batch_size = tf.shape(x)[0]
+    if seq_length is None:
+      seq_length = tf.shape(x)[1]
+    x = tf.reshape(x, [batch_size, seq_length, self.num_heads, self.head_size])
+    return tf.transpose(x, [0, 2, 1, 3])
+
+  def call(self, hidden, attention_bias, training=None):
+    """hidden [B, L, H], attention_bias [B, 1, 1 or L, L] additive -> [B, L, H]."""
+    # Scaling Q instead of the scores is exact for power-of-4 head sizes
+    # (1/sqrt(64) = 1/8) and touches L*d instead of L*L values.
+    query = self._split_heads(self.query(hidden)) * (self.head_size ** -0.5)
+    key = self._split_heads(self.key(hidden))
+    value = self._split_heads(self.value(hidden))
+    scores = tf.matmul(query, key, transpose_b=True)
+    scores += tf.cast(attention_bias, scores.dtype)
+    probs = self.attention_dropout(tf.nn.softmax(scores), training=training)
+    context = tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3])
+    context = tf.reshape(context, tf.shape(hidden))
+    attention = self.hidden_dropout(self.attention_output(context), training=training)
+    attention = self.attention_layer_norm(attention + hidden)
+    ffn = self.hidden_dropout(self.output_dense(self.intermediate(attention)),
+                              training=training)
+    return self.output_layer_norm(ffn + attention)
+
+  def named_variables(self) -> Dict[str, tf.Variable]:
+    return {
+        **dense_names("attention/self/query", self.query),
+        **dense_names("attention/self/key", self.key),
+        **dense_names("attention/self/value", self.value),
+        **dense_names("attention/output/dense", self.attention_output),
+        **layer_norm_names("attention/output/LayerNorm", self.attention_layer_norm),
+        **dense_names("intermediate/dense", self.intermediate),
+        **dense_names("output/dense", self.output_dense),
+        **layer_norm_names("output/LayerNorm", self.output_layer_norm),
+    }
+
+
+def attention_bias(input_mask: tf.Tensor, direction: Optional[str] = None) -> tf.Tensor:
+  """Additive attention mask: -10000 where attending is not allowed.
+
+  Only key ("to") positions with input_mask 0 are masked (queries from padding
+  are not), as `create_attention_mask_from_input_mask`. Electric's towers add
+  a causal mask: "ltr" lets position i see j <= i, "rtl" j >= i.
+
+  Args:
+    input_mask: int [B, L].
+    direction: None, "ltr" or "rtl".
+
+  Returns:
+    float32 [B, 1, 1, L] without a direction, [B, 1, L, L] with one.
+  """
+  allowed = tf.cast(input_mask, tf.float32)[:, tf.newaxis, tf.newaxis, :]
+  if direction is not None:
+    seq_length = input_mask.shape[1]
+    ones = tf.ones([seq_length, seq_length])
+    causal = (tf.linalg.band_part(ones, -1, 0) if direction == "ltr"
+              else tf.linalg.band_part(ones, 0, -1))
+    allowed = allowed * causal
+  return (1.0 - allowed) * ATTENTION_MASK_VALUE

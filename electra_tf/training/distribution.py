@@ -1,0 +1,108 @@
+"""Devices: tf.distribute strategy, mixed-precision policy and XLA defaults.
+
+One training loop serves every strategy; this module only decides which
+strategy, and checks the batch can be split, before anything is built.
+"""
+
+import contextlib
+import json
+import logging
+import os
+
+import tensorflow as tf
+import tf_keras
+
+from electra_tf.config.hparams import ConfigError
+from electra_tf.config.runtime import RuntimeConfig
+
+logger = logging.getLogger(__name__)
+
+
+def create_strategy(config: RuntimeConfig) -> tf.distribute.Strategy:
+  """The strategy named by `config.distribution_strategy` (or `use_tpu`).
+
+  default: one device (the first GPU, else the CPU); mirrored: all local GPUs
+  or `config.devices`; multi_worker_mirrored: the cluster in TF_CONFIG; tpu:
+  the TPU named by `tpu_name` / `tpu_zone` / `gcp_project` (or the local TPU).
+
+  Raises:
+    ConfigError: a TPU was requested but none can be reached.
+  """
+  kind = config.strategy_kind
+  if kind == "default":
+    device = "/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0"
+    return tf.distribute.OneDeviceStrategy(device)
+  if kind == "mirrored":
+    return tf.distribute.MirroredStrategy(devices=config.devices)
+  if kind == "multi_worker_mirrored":
+    if "TF_CONFIG" not in os.environ:
+      logger.warning("multi_worker_mirrored without TF_CONFIG runs as a single worker")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  return _create_tpu_strategy(config)
+
+
+def _create_tpu_strategy(config) -> tf.distribute.TPUStrategy:
+  try:
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu=config.tpu_name or "", zone=config.tpu_zone, project=config.gcp_project,
+        job_name=config.tpu_job_name or "worker")
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+  except (ValueError, RuntimeError, tf.errors.OpError) as e:
+    raise ConfigError(
+        f"use_tpu / distribution_strategy 'tpu' was requested but no TPU could be "
+        f"reached (tpu_name={config.tpu_name!r}, tpu_zone={config.tpu_zone!r}, "
+        f"gcp_project={config.gcp_project!r}): {e}. On Colab select a TPU runtime; "
+        "on GCP pass tpu_name (and tpu_zone, gcp_project); elsewhere use "
+        "distribution_strategy 'default' or 'mirrored'.") from e
+  strategy = tf.distribute.TPUStrategy(resolver)
+  if config.num_tpu_cores > 1 and config.num_tpu_cores != strategy.num_replicas_in_sync:
+    logger.warning("num_tpu_cores=%d but the TPU has %d cores; using all of them",
+                   config.num_tpu_cores, strategy.num_replicas_in_sync)
+  return strategy
+
+
+def check_batch_sizes(config, num_replicas: int) -> None:
+  """Raises ConfigError unless every batch splits evenly over the replicas."""
+  micro_batch = config.train_batch_size // config.gradient_accumulation_steps
+  if micro_batch % num_replicas:
+    raise ConfigError(
+        f"train_batch_size {config.train_batch_size} / gradient_accumulation_steps "
+        f"{config.gradient_accumulation_steps} = {micro_batch} examples per micro-batch "
+        f"cannot be split evenly over {num_replicas} replicas; use a multiple of "
+        f"{num_replicas * config.gradient_accumulation_steps}")
+  if config.eval_batch_size % num_replicas:
+    raise ConfigError(f"eval_batch_size {config.eval_batch_size} cannot be split evenly "
+                      f"over {num_replicas} replicas; use a multiple of {num_replicas}")
+
+
+def use_jit_compile(config, strategy: tf.distribute.Strategy) -> bool:
+  """XLA on GPU/TPU by default; off on CPU, where it measured slower here."""
+  if config.jit_compile is not None:
+    return config.jit_compile
+  if isinstance(strategy, tf.distribute.TPUStrategy):
+    return True
+  return bool(tf.config.list_logical_devices("GPU"))
+
+
+@contextlib.contextmanager
+def precision_policy(name: str):
+  """Sets the global Keras dtype policy while models are built and run."""
+  previous = tf_keras.mixed_precision.global_policy()
+  tf_keras.mixed_precision.set_global_policy(name)
+  try:
+    yield
+  finally:
+    tf_keras.mixed_precision.set_global_policy(previous)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """True on the worker that writes checkpoints, summaries and results."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+    return True
+  task_type, task_id = resolver.task_type, resolver.task_id
+  if task_type in (None, "chief"):
+    return True
+  cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+  return task_type == "worker" and task_id == 0 and "chief" not in cluster

@@ -1,0 +1,131 @@
+"""Layers and encoder: exact math, initialisers, parity with Model Garden."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from official.nlp.modeling import layers as mg_layers
+
+from electra_tf.config.model import TransformerConfig
+from electra_tf.modeling.encoder import TransformerEncoder
+from electra_tf.modeling.layers import Embeddings, TransformerLayer, attention_bias, gelu
+
+TINY = TransformerConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2,
+                         num_attention_heads=2, intermediate_size=32,
+                         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                         max_position_embeddings=12, embedding_size=8)
+
+
+def np_layer_norm(x, gamma, beta, eps=1e-12):
+  mean = x.mean(-1, keepdims=True)
+  var = ((x - mean) ** 2).mean(-1, keepdims=True)
+  return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def test_gelu_is_exact_erf_form():
+  x = np.linspace(-5, 5, 41).astype(np.float32)
+  exact = 0.5 * x * (1 + np.array([math.erf(v / math.sqrt(2)) for v in x]))
+  np.testing.assert_allclose(gelu(tf.constant(x)), exact, atol=1e-6)
+  tanh_approx = tf.nn.gelu(tf.constant(x), approximate=True)
+  assert np.abs(tanh_approx.numpy() - exact).max() > 1e-4  # we are not the approximation
+
+
+def test_attention_bias_padding_and_causal_directions():
+  input_mask = tf.constant([[1, 1, 1, 0]])
+  plain = attention_bias(input_mask)[0, 0, 0].numpy()
+  np.testing.assert_array_equal(plain, [0, 0, 0, -10000])
+  ltr = attention_bias(input_mask, "ltr")[0, 0].numpy()
+  rtl = attention_bias(input_mask, "rtl")[0, 0].numpy()
+  allowed_ltr = np.tril(np.ones([4, 4])) * [1, 1, 1, 0]
+  allowed_rtl = np.triu(np.ones([4, 4])) * [1, 1, 1, 0]
+  np.testing.assert_array_equal(ltr, (1 - allowed_ltr) * -10000)
+  np.testing.assert_array_equal(rtl, (1 - allowed_rtl) * -10000)
+
+
+def test_embeddings_match_numpy_and_layer_norm_eps():
+  layer = Embeddings(TINY)
+  ids = tf.constant([[1, 5, 7, 0]])
+  segments = tf.constant([[0, 0, 1, 1]])
+  out = layer(ids, segments, training=False).numpy()
+  w, t, p = (layer.word_embeddings.numpy(), layer.token_type_embeddings.numpy(),
+             layer.position_embeddings.numpy())
+  summed = w[ids.numpy()] + t[segments.numpy()] + p[None, :4]
+  expected = np_layer_norm(summed, layer.layer_norm.gamma.numpy(), layer.layer_norm.beta.numpy())
+  np.testing.assert_allclose(out, expected, atol=1e-5)
+  assert layer.layer_norm.epsilon == 1e-12
+  with pytest.raises(ValueError, match="exceeds max_position_embeddings"):
+    layer(tf.zeros([1, 13], tf.int32), tf.zeros([1, 13], tf.int32))
+
+
+def test_initialisers_follow_the_original():
+  config = TransformerConfig(vocab_size=3000, hidden_size=64, num_hidden_layers=1,
+                             num_attention_heads=1, intermediate_size=256, embedding_size=32)
+  encoder = TransformerEncoder(config, Embeddings(config))
+  ids = tf.zeros([1, 4], tf.int32)
+  encoder(ids, tf.ones_like(ids), ids)
+  word = encoder.embeddings.word_embeddings.numpy()
+  position = encoder.embeddings.position_embeddings.numpy()
+  assert not np.allclose(word[:position.shape[0]], position)  # independent draws
+  assert np.abs(word).max() <= 0.04 + 1e-7  # truncated at 2 stddev
+  assert abs(word.std() - 0.02 * 0.88) < 0.001  # truncated normal shrinks the std by ~0.88
+  query = encoder.transformer_layers[0].query.kernel.numpy()
+  assert np.abs(query).max() <= 0.04 + 1e-7
+  # embeddings_project uses TF's default Glorot-uniform: |w| <= sqrt(6 / (32 + 64)).
+  project = encoder.embeddings_project.kernel.numpy()
+  limit = math.sqrt(6 / (32 + 64))
+  assert np.abs(project).max() <= limit and np.abs(project).max() > 0.04
+  assert np.all(encoder.transformer_layers[0].query.bias.numpy() == 0)
+  layer_norm = encoder.transformer_layers[0].output_layer_norm
+  assert np.all(layer_norm.gamma.numpy() == 1) and np.all(layer_norm.beta.numpy() == 0)
+
+
+def test_transformer_layer_equals_model_garden_block_on_same_weights():
+  config = TINY
+  ours = TransformerLayer(config)
+  hidden = tf.random.stateless_normal([2, 6, 16], seed=[3, 4])
+  input_mask = tf.constant([[1] * 6, [1, 1, 1, 1, 0, 0]])
+  ours_out = ours(hidden, attention_bias(input_mask), training=False)
+
+  block = mg_layers.TransformerEncoderBlock(
+      num_attention_heads=2, inner_dim=32, inner_activation=gelu, output_dropout=0.0,
+      attention_dropout=0.0, norm_first=False, norm_epsilon=1e-12)
+  mask_3d = tf.cast(tf.broadcast_to(input_mask[:, None, :], [2, 6, 6]), tf.float32)
+  block([hidden, mask_3d])
+  heads, size = 2, 8
+  attention = block._attention_layer
+  for mg_dense, our_dense in ((attention._query_dense, ours.query),
+                              (attention._key_dense, ours.key),
+                              (attention._value_dense, ours.value)):
+    mg_dense.kernel.assign(tf.reshape(our_dense.kernel, [16, heads, size]))
+    mg_dense.bias.assign(tf.reshape(our_dense.bias, [heads, size]))
+  attention._output_dense.kernel.assign(tf.reshape(ours.attention_output.kernel, [heads, size, 16]))
+  attention._output_dense.bias.assign(ours.attention_output.bias)
+  block._intermediate_dense.kernel.assign(ours.intermediate.kernel)
+  block._intermediate_dense.bias.assign(ours.intermediate.bias)
+  block._output_dense.kernel.assign(ours.output_dense.kernel)
+  block._output_dense.bias.assign(ours.output_dense.bias)
+  for mg_norm, our_norm in ((block._attention_layer_norm, ours.attention_layer_norm),
+                            (block._output_layer_norm, ours.output_layer_norm)):
+    mg_norm.gamma.assign(tf.random.stateless_normal([16], seed=[5, 6]))
+    mg_norm.beta.assign(tf.random.stateless_normal([16], seed=[7, 8]))
+    our_norm.gamma.assign(mg_norm.gamma)
+    our_norm.beta.assign(mg_norm.beta)
+  ours_out = ours(hidden, attention_bias(input_mask), training=False)
+  mg_out = block([hidden, mask_3d], training=False)
+  np.testing.assert_allclose(ours_out, mg_out, atol=2e-5)
+
+
+def test_encoder_projection_only_when_widths_differ():
+  shared = Embeddings(TINY)
+  projected = TransformerEncoder(TINY, shared)
+  assert projected.embeddings_project is not None
+  same_width = TransformerConfig(**{**TINY.to_dict(), "embedding_size": None})
+  plain = TransformerEncoder(same_width, Embeddings(same_width))
+  assert plain.embeddings_project is None
+  ids = tf.constant([[2, 3, 4, 0]])
+  for encoder in (projected, plain):
+    out = encoder(ids, tf.constant([[1, 1, 1, 0]]), tf.zeros_like(ids))
+    assert out.shape == (1, 4, 16)
+  assert "embeddings_project/kernel" in projected.named_variables()
+  assert "embeddings_project/kernel" not in plain.named_variables()

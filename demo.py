@@ -11,7 +11,7 @@
 
 300 steps of a 2-layer model on 8 plays is a check of the whole pipeline, not
 a useful encoder: expect accuracy above the majority class but below what the
-same fine-tuning reaches from random weights (README, "Measured figures").
+same fine-tuning reaches from random weights (docs/figures.md, "Fine-tuning").
 
   python demo.py [--demo-dir demo_output] [--num-train-steps 300] [--num-finetune-epochs 10]
 

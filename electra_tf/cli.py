@@ -1,7 +1,8 @@
 """What every command line shares: flag style, help, logging and user errors.
 
-- Flags are spelled `--data-dir` style (the original's); our own older
-  underscore spellings stay accepted as aliases.
+- Flags are spelled `--data-dir` style (the original's); where an earlier
+  release of ours spelled one with underscores (`convert_checkpoint.py
+  --hf_generator`, `--global_step`), that spelling stays an alias.
 - `--help` shows every flag's default (`new_parser`).
 - A user error (`electra_tf.errors.UserError`, or a file that does not
   exist) is one `error: <message>` line on stderr and exit status 2, before

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -149,16 +148,9 @@ class Preprocessor:
     if split == "train":
       order = np.random.default_rng(_PERMUTATION_SEED).permutation(len(rows))
       rows = [rows[i] for i in order]
-    tf.io.gfile.makedirs(config.preprocessed_data_dir)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-    try:
-      with tf.io.TFRecordWriter(tmp) as writer:
-        for t, i in rows:
-          writer.write(self._example({k: v[i] for k, v in columns[t].items()}))
-      tf.io.gfile.rename(tmp, path, overwrite=True)
-    finally:
-      if tf.io.gfile.exists(tmp):
-        tf.io.gfile.remove(tmp)
+    with fileio.atomic_output(path) as tmp, tf.io.TFRecordWriter(tmp) as writer:
+      for t, i in rows:
+        writer.write(self._example({k: v[i] for k, v in columns[t].items()}))
     fileio.write_json(metadata_path, {"num_records": len(rows), "cache_key": key})
     logger.info("%s: featurised %d records in %.1f s -> %s", name, len(rows),
                 time.time() - start, path)

@@ -85,8 +85,8 @@ def check_data_files(config: FinetuningConfig, tasks: Sequence[Task]) -> None:
   if missing:
     raise FinetuningDataError(
         "missing fine-tuning data: " + "; ".join(missing) + ". Each task reads "
-        "<data_dir>/finetuning_data/<task>/<split>.tsv (GLUE's files, renamed as in the "
-        "README)")
+        "<data_dir>/finetuning_data/<task>/<split>.tsv (GLUE's files, renamed as in "
+        "docs/finetuning.md)")
 
 
 def prepare_data(config: FinetuningConfig, tasks: Sequence[Task],

@@ -86,8 +86,9 @@ class PretrainingConfig(EncoderSizeConfig, RuntimeConfig):
   # Seed for masking, sampling and shuffling; None = drawn once and recorded
   # in the saved config, so a resumed run replays the same randomness.
   seed: Optional[int] = None
-  # Warm-start weights (ours or original TF1 format) when model_dir has no
-  # checkpoint yet; optimizer slots start at zero (original issues #25, #103).
+  # Warm-start weights (ours, the original's TF1 format or a Hugging Face
+  # directory) when model_dir has no checkpoint yet; optimizer slots start at
+  # zero (the original could not: its issues #25, #45, #97, #103).
   init_checkpoint: Optional[str] = None
 
   DERIVED = ("max_predictions_per_seq",)

@@ -8,7 +8,7 @@ checkpoint never reshapes.
 Why our own blocks instead of Model Garden's `TransformerEncoderBlock`: its
 attention kernels are [H, heads, head_size] einsum kernels and its embeddings
 cannot have width != hidden; the original shares embeddings between generator
-and discriminator with a per-network projection. `tests/test_layers.py`
+and discriminator with a per-network projection. `tests/electra_tf/modeling/test_layers.py`
 proves `TransformerLayer` equal to Model Garden's block on the same weights.
 """
 

@@ -38,8 +38,8 @@ def main() -> int:
   parser.add_argument("--num-finetune-epochs", type=float, default=10.0)
   args = parser.parse_args()
 
-  from electra_cli import (build_pretraining_dataset,  # pylint: disable=import-outside-toplevel
-                           run_finetuning, run_pretraining)
+  from electra_cli import build_pretraining_dataset  # pylint: disable=import-outside-toplevel
+  from electra_cli import run_finetuning, run_pretraining
   from finetune import datasets  # pylint: disable=import-outside-toplevel
 
   data_dir = args.demo_dir

@@ -30,7 +30,7 @@ import json
 import logging
 import os
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -61,6 +61,22 @@ class CachedSplit:
   split: str
   path: str
   num_records: int
+
+
+@dataclasses.dataclass
+class _CachePlan:
+  """One split's cache files, and the cache hit if they are complete."""
+  tasks: List[Task]
+  split: str
+  name: str
+  key: Dict
+  path: str
+  metadata_path: str
+  cached: Optional[CachedSplit] = None
+
+  @property
+  def task_names(self) -> List[str]:
+    return [task.name for task in self.tasks]
 
 
 def padded_size(num_records: int, batch_size: int) -> int:
@@ -116,45 +132,63 @@ class Preprocessor:
     }
 
   def prepare(self, tasks: Sequence[Task], split: str) -> CachedSplit:
-    """The cached records of `split` of `tasks`, building them if needed.
+    """The cached records of `split` of `tasks`, building them if needed."""
+    return self.prepare_all([(tasks, split)])[0]
 
-    Training splits are permuted once, deterministically; others keep the
-    file order.
+  def prepare_all(self, requests: Sequence[Tuple[Sequence[Task], str]]) -> List[CachedSplit]:
+    """The cached records of each (tasks, split), building the missing ones.
+
+    Every missing split is read and featurised before any is written, so a
+    malformed dev file leaves no training cache behind. Training splits are
+    permuted once, deterministically; others keep the file order.
 
     Raises:
       FinetuningDataError: from reading the data (missing, malformed, empty).
     """
+    plans = [self._plan(tasks, split) for tasks, split in requests]
+    columns = [None if plan.cached else self._featurise(plan) for plan in plans]
+    return [plan.cached or self._write(plan, plan_columns)
+            for plan, plan_columns in zip(plans, columns)]
+
+  def _plan(self, tasks: Sequence[Task], split: str) -> "_CachePlan":
+    """Where the records of (tasks, split) go, and the cache hit if there is one."""
     config = self.config
     key = self.cache_key(tasks, split)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     name = "_".join(sorted(task.name for task in tasks)) + f"_{split}"
     prefix = os.path.join(config.preprocessed_data_dir, f"{name}-{digest}")
-    path, metadata_path = prefix + ".tfrecord", prefix + ".metadata"
-    task_names = [task.name for task in tasks]
-    if config.use_tfrecords_if_existing and tf.io.gfile.exists(metadata_path):
-      num_records = fileio.read_json(metadata_path)["num_records"]
-      logger.info("%s: %d cached records in %s", name, num_records, path)
-      return CachedSplit(task_names, split, path, num_records)
+    plan = _CachePlan(list(tasks), split, name, key, prefix + ".tfrecord", prefix + ".metadata")
+    if config.use_tfrecords_if_existing and tf.io.gfile.exists(plan.metadata_path):
+      num_records = fileio.read_json(plan.metadata_path)["num_records"]
+      logger.info("%s: %d cached records in %s", name, num_records, plan.path)
+      plan.cached = CachedSplit(plan.task_names, split, plan.path, num_records)
+    return plan
 
-    start = time.time()
-    columns = [task.featurize(task.get_examples(split), split == "train",
-                              log=config.log_examples) for task in tasks]
+  def _featurise(self, plan: "_CachePlan") -> List[Dict[str, np.ndarray]]:
+    """Each task's features of the split: {feature name: [N, ...]} per task."""
+    columns = [task.featurize(task.get_examples(plan.split), plan.split == "train",
+                              log=self.config.log_examples) for task in plan.tasks]
     for features in columns:
       unknown = set(features) - set(self.parsing_specs)
       if unknown:
         raise ValueError(f"featurize produced unknown features {sorted(unknown)}")
+    return columns
+
+  def _write(self, plan: "_CachePlan", columns: List[Dict[str, np.ndarray]]) -> CachedSplit:
+    """Writes the records, then the metadata that marks the cache complete."""
+    start = time.time()
     rows = [(t, i) for t, features in enumerate(columns)
             for i in range(len(features["input_ids"]))]
-    if split == "train":
+    if plan.split == "train":
       order = np.random.default_rng(_PERMUTATION_SEED).permutation(len(rows))
       rows = [rows[i] for i in order]
-    with fileio.atomic_output(path) as tmp, tf.io.TFRecordWriter(tmp) as writer:
+    with fileio.atomic_output(plan.path) as tmp, tf.io.TFRecordWriter(tmp) as writer:
       for t, i in rows:
         writer.write(self._example({k: v[i] for k, v in columns[t].items()}))
-    fileio.write_json(metadata_path, {"num_records": len(rows), "cache_key": key})
-    logger.info("%s: featurised %d records in %.1f s -> %s", name, len(rows),
-                time.time() - start, path)
-    return CachedSplit(task_names, split, path, len(rows))
+    fileio.write_json(plan.metadata_path, {"num_records": len(rows), "cache_key": plan.key})
+    logger.info("%s: wrote %d records in %.1f s -> %s", plan.name, len(rows),
+                time.time() - start, plan.path)
+    return CachedSplit(plan.task_names, plan.split, plan.path, len(rows))
 
   def _example(self, values: Dict[str, np.ndarray]) -> bytes:
     """One record: every feature spec, defaults for the features not given."""

@@ -91,16 +91,25 @@ def check_data_files(config: FinetuningConfig, tasks: Sequence[Task]) -> None:
 
 def prepare_data(config: FinetuningConfig, tasks: Sequence[Task],
                  preprocessor: Preprocessor) -> PreparedData:
-  """Reads, featurises and caches every split the run needs."""
-  train = preprocessor.prepare(tasks, "train") if config.do_train else None
-  evals, tests = {}, {}
+  """Reads, featurises and caches every split the run needs (all read before
+  any is written)."""
+  requests = [(tasks, "train")] if config.do_train else []
+  evals_needed, tests_needed = [], []
   if config.do_eval:
     for task in tasks:
-      evals[task.name] = [(split, prefix, preprocessor.prepare([task], split))
-                          for split, prefix in task.eval_splits()]
+      evals_needed += [(task, split, prefix) for split, prefix in task.eval_splits()]
       if config.write_test_outputs:
-        tests[task.name] = [(split, preprocessor.prepare([task], split))
-                            for split in task.test_splits()]
+        tests_needed += [(task, split) for split in task.test_splits()]
+  requests += [([task], split) for task, split, _ in evals_needed]
+  requests += [([task], split) for task, split in tests_needed]
+  cached = iter(preprocessor.prepare_all(requests))
+  train = next(cached) if config.do_train else None
+  evals = {task.name: [] for task in tasks} if config.do_eval else {}
+  tests = {task.name: [] for task in tasks} if config.write_test_outputs else {}
+  for task, split, prefix in evals_needed:
+    evals[task.name].append((split, prefix, next(cached)))
+  for task, split in tests_needed:
+    tests[task.name].append((split, next(cached)))
   return PreparedData(train, evals, tests)
 
 

@@ -38,32 +38,29 @@ def _labels(rng: random.Random, n: int, choices) -> List[str]:
   return [rng.choice(choices) for _ in range(n)]
 
 
-def _write_cola(task_dir: str, rng: random.Random, n: int) -> Expected:
+def _write_single_sentence(task_dir: str, rng: random.Random, n: int,
+                           header: Optional[List[str]], row) -> Expected:
+  """train/dev rows `row(sentence, label)` under `header`, and a GLUE test file."""
   expected: Expected = {}
   for split in ("train", "dev"):
     sentences, ys = [rng.choice(SENTENCES) for _ in range(n)], _labels(rng, n, ["0", "1"])
-    _write(os.path.join(task_dir, f"{split}.tsv"), None,
-           [["gj04", y, "" if y == "1" else "*", s] for s, y in zip(sentences, ys)])
+    _write(os.path.join(task_dir, f"{split}.tsv"), header,
+           [row(s, y) for s, y in zip(sentences, ys)])
     expected[split] = [(s, None, y) for s, y in zip(sentences, ys)]
   sentences = [rng.choice(SENTENCES) for _ in range(n)]
   _write(os.path.join(task_dir, "test.tsv"), ["index", "sentence"],
          [[str(i), s] for i, s in enumerate(sentences)])
   expected["test"] = [(s, None, None) for s in sentences]
   return expected
+
+
+def _write_cola(task_dir: str, rng: random.Random, n: int) -> Expected:
+  return _write_single_sentence(task_dir, rng, n, None,
+                                lambda s, y: ["gj04", y, "" if y == "1" else "*", s])
 
 
 def _write_sst(task_dir: str, rng: random.Random, n: int) -> Expected:
-  expected: Expected = {}
-  for split in ("train", "dev"):
-    sentences, ys = [rng.choice(SENTENCES) for _ in range(n)], _labels(rng, n, ["0", "1"])
-    _write(os.path.join(task_dir, f"{split}.tsv"), ["sentence", "label"],
-           [[s, y] for s, y in zip(sentences, ys)])
-    expected[split] = [(s, None, y) for s, y in zip(sentences, ys)]
-  sentences = [rng.choice(SENTENCES) for _ in range(n)]
-  _write(os.path.join(task_dir, "test.tsv"), ["index", "sentence"],
-         [[str(i), s] for i, s in enumerate(sentences)])
-  expected["test"] = [(s, None, None) for s in sentences]
-  return expected
+  return _write_single_sentence(task_dir, rng, n, ["sentence", "label"], lambda s, y: [s, y])
 
 
 def _write_mrpc(task_dir: str, rng: random.Random, n: int) -> Expected:

@@ -6,6 +6,7 @@ wrong type raises `ConfigError` naming the key, before any model is built.
 """
 
 import dataclasses
+import difflib
 import json
 import os
 import typing
@@ -115,8 +116,10 @@ class HParams:
     types = self.field_types()
     for key, value in overrides.items():
       if key not in types:
+        close = difflib.get_close_matches(key, types, n=3, cutoff=0.75)
+        suggestion = f"; did you mean {' or '.join(close)}?" if close else "."
         valid = ", ".join(sorted(types))
-        raise ConfigError(f"Unknown hparam {key!r}. Valid hparams: {valid}")
+        raise ConfigError(f"Unknown hparam {key!r}{suggestion} Valid hparams: {valid}")
       setattr(self, key, coerce_value(key, value, types[key]))
 
   def to_dict(self) -> Dict[str, Any]:

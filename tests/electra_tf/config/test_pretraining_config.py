@@ -90,7 +90,9 @@ def test_model_hparam_overrides_apply_twice_and_generator_ignores_them():
 
 
 @pytest.mark.parametrize("hparams,message", [
-    ({"learning_rat": 1e-3}, "Unknown hparam 'learning_rat'"),
+    ({"learning_rat": 1e-3}, r"Unknown hparam 'learning_rat'; did you mean learning_rate\?"),
+    ({"learing_rate": 1e-3}, r"'learing_rate'; did you mean learning_rate\? Valid hparams: "),
+    ({"zzz": 1}, r"Unknown hparam 'zzz'\. Valid hparams: .*learning_rate"),
     ({"learning_rate": "fast"}, "'learning_rate' must be float"),
     ({"do_train": 1}, "'do_train' must be bool"),
     ({"num_train_steps": 1.5}, "'num_train_steps' must be int"),

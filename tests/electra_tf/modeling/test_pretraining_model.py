@@ -224,6 +224,7 @@ def train_step_fn(model):
   return step
 
 
+@pytest.mark.e2e  # an XLA compile of a whole train step
 def test_train_step_compiles_with_xla():
   model = make_model(model_size="tiny", max_seq_length=32)
   step = tf.function(train_step_fn(model), jit_compile=True)
@@ -234,6 +235,7 @@ def test_train_step_compiles_with_xla():
   assert "HloModule" in step.experimental_get_compiler_ir(batch)(stage="hlo")
 
 
+@pytest.mark.e2e  # a whole train step compiled for two replicas
 def test_train_step_under_two_replica_mirrored_strategy():
   strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
   assert strategy.num_replicas_in_sync == 2

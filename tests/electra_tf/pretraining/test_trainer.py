@@ -9,6 +9,9 @@ from electra_tf.pretraining.trainer import Pretrainer
 from tests.helpers.trainer import (assert_same_weights, global_batches, make_config,
                                    sliced_dataset_fn, train, weights)
 
+# Each test runs whole training loops (several compiled steps, checkpoints).
+pytestmark = pytest.mark.e2e
+
 
 def test_two_replicas_match_one_device_on_the_same_global_batch(tmp_path):
   one, one_stats = train(tmp_path / "one")

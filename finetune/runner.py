@@ -403,7 +403,7 @@ def run_finetuning(config: FinetuningConfig,
                 config.num_trials if config.num_trials > 0 else "inf", model_dir)
     if config.do_train:
       shutil.rmtree(model_dir, ignore_errors=True)
-      modeling.save_model_files(model_dir, dataclasses.replace(config, seed=seed))
+      modeling.save_model_files(model_dir, dataclasses.replace(config, seed=seed), tasks)
     runner = ModelRunner(config, tasks, preprocessor, data, strategy, trial, seed)
     if config.do_train:
       runner.train()

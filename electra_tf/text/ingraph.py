@@ -321,6 +321,14 @@ class InGraphTokenizer(tf.Module):
     ordered = chars.with_flat_values(tf.gather(flat, order))
     return tf.ragged.boolean_mask(ordered, ~_in_ranges(self._marks, ordered))
 
+  def split_on_whitespace(self, texts: tf.Tensor) -> tf.RaggedTensor:
+    """Raw string [B] -> words, ragged string [B, (words)]: Python's `str.split()`
+    (whitespace as `str.isspace`, no punctuation splitting), for inputs given
+    as words (tagging)."""
+    spaced = tf.strings.regex_replace(texts, f"[{self._space_class}]", " ")
+    words = tf.strings.split(spaced, sep=" ")
+    return tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)
+
   def split_words(self, texts: tf.Tensor) -> tf.RaggedTensor:
     """Normalised string [B] -> words, ragged string [B, (words)] (step 5)."""
     spaced = tf.strings.regex_replace(texts, f"([{self._split_class}])", r" \1 ")

@@ -86,7 +86,7 @@ def check_data_files(config: FinetuningConfig, tasks: Sequence[Task]) -> None:
     raise FinetuningDataError(
         "missing fine-tuning data: " + "; ".join(missing) + ". Each task reads "
         "<data_dir>/finetuning_data/<task>/<split>.tsv (GLUE's files, renamed as in "
-        "docs/finetuning.md)")
+        "docs/finetuning.md) or <split>.txt (tagging, CoNLL format; docs/tagging.md)")
 
 
 def prepare_data(config: FinetuningConfig, tasks: Sequence[Task],

@@ -81,10 +81,10 @@ def test_an_unknown_task_name_lists_the_valid_ones(tmp_path):
                                         "mrpc, ner, pos, qnli, qqp, rte, sst, sts, wnli"):
     make_task(tmp_path, "glue")
   config = make_task(tmp_path, "rte").config
-  with pytest.raises(ConfigError, match="Valid tasks: cola"):
+  with pytest.raises(ConfigError, match="Valid tasks: chunk, cola"):
     registry.get_task("glue", config)
   with pytest.raises(ConfigError, match=r"Unknown task\(s\) \['glue'\] in task_names\. Valid "
-                                        "tasks: cola, mnli"):
+                                        "tasks: chunk, cola, mnli"):
     registry.get_tasks(dataclasses.replace(config, task_names=["rte", "glue"]))
 
 

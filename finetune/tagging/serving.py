@@ -60,14 +60,15 @@ class WordTaggingInputs(TextInputs):
     word_lengths = words.with_flat_values(tf.cast(pieces.row_lengths(), tf.int32))
     num_words = tf.cast(words.row_lengths(), tf.int32)
     aligned = align_in_graph(word_lengths.to_tensor(0), num_words, length)
-    kept_mask = tf.RaggedTensor.from_tensor(aligned["kept"], lengths=num_words)
+    # Every ragged tensor here has int64 row splits, as the tokenizer's.
+    kept_mask = tf.RaggedTensor.from_tensor(aligned["kept"], lengths=words.row_lengths())
     body = tf.ragged.boolean_mask(words.with_flat_values(pieces), kept_mask).merge_dims(1, 2)
     batch_size = tf.shape(num_words)[0]
     cls = tf.RaggedTensor.from_row_lengths(
         tf.fill([tf.reduce_sum(aligned["cls_kept"])], tf.cast(context.cls_id, tf.int64)),
-        aligned["cls_kept"])
+        tf.cast(aligned["cls_kept"], tf.int64))
     sep = tf.RaggedTensor.from_row_lengths(
-        tf.fill([batch_size], tf.cast(context.sep_id, tf.int64)), tf.ones([batch_size], tf.int32))
+        tf.fill([batch_size], tf.cast(context.sep_id, tf.int64)), tf.ones([batch_size], tf.int64))
     input_ids = tf.cast(tf.concat([cls, body, sep], axis=1).to_tensor(0, shape=[None, length]),
                         tf.int32)
     input_mask = tf.sequence_mask(aligned["length"], length, dtype=tf.int32)

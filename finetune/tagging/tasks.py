@@ -114,6 +114,7 @@ class TaggingTask(Task):
     self._label_list: Optional[List[str]] = None
     self._sentences: Dict[str, List[reader.Sentence]] = {}
     self._word_tokenizer = None
+    self._vocab_file = config.vocab_file
 
   # --- data and labels -------------------------------------------------------------
 
@@ -190,6 +191,8 @@ class TaggingTask(Task):
       with tf.io.gfile.GFile(path, "rb") as f:
         mapping = pickle.load(f)
       self._label_list = sorted(mapping, key=mapping.get)
+    if tf.io.gfile.exists(os.path.join(model_dir, fileio.VOCAB_FILE)):
+      self._vocab_file = os.path.join(model_dir, fileio.VOCAB_FILE)
 
   def get_examples(self, split: str) -> List[TaggingExample]:
     path = self.data_file(split)
@@ -234,7 +237,7 @@ class TaggingTask(Task):
       if self.tokenizer.do_lower_case and self.tokenizer.strip_accents:
         self._word_tokenizer = self.tokenizer
       else:
-        self._word_tokenizer = FullTokenizer(self.config.vocab_file, True, True)
+        self._word_tokenizer = FullTokenizer(self._vocab_file, True, True)
     return self._word_tokenizer
 
   def encode_words(self, sentences: Sequence[Sequence[str]]):

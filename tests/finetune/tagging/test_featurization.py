@@ -38,7 +38,7 @@ def test_truncation_rule(length, word_lengths, num_ids, positions):
   assert len(ids) == num_ids <= length and ids[-1] == SEP
   if num_ids > 1:
     assert ids[0] == CLS
-  kept = [p for w, n in enumerate(word_lengths[:len(positions)]) for p in pieces_of(word_lengths)[w]]
+  kept = [piece for word in pieces_of(word_lengths)[:len(positions)] for piece in word]
   assert ids[1:-1] == kept if num_ids > 1 else ids == [SEP]
 
 

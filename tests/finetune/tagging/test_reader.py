@@ -20,7 +20,8 @@ def test_reads_the_real_conll2000_sentences(data_dir, conll2000_text):
   assert first.columns[0] == ["Confidence", "NN", "B-NP"]
   assert first.lines[0] == 3 and first.has_tags  # after -DOCSTART- and its blank line
   assert sentences[1].words[0] == "Chancellor"
-  assert sum(len(s.words) for s in sentences) == len(conll2000_text.split("\n")) - conll2000_text.count("\n\n") - 1
+  assert sum(len(s.words) for s in sentences) == sum(
+      1 for line in conll2000_text.splitlines() if line.strip())
 
 
 def test_sentence_boundaries_docstart_and_words_only_files(data_dir):

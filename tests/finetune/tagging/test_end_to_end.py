@@ -18,7 +18,7 @@ from tests.conftest import VOCAB_FILE
 from tests.helpers import tagging_data
 from tests.helpers.hf_reference import minilm_dir
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 # Real sentences, and a real pre-trained encoder: all-MiniLM-L6-v2 (BERT
 # architecture, uncased WordPiece vocab) from the PyPI package
@@ -76,6 +76,7 @@ def chunk_run(tmp_path_factory, oanc_chunks):
   return data_dir, train, dev, test
 
 
+@pytest.mark.slow
 def test_fine_tuned_chunker_beats_the_most_frequent_tag_per_word(chunk_run):
   data_dir, train, dev, _ = chunk_run
   results_file = data_dir / "models" / "m" / "results" / "chunk_results.txt"
@@ -91,6 +92,7 @@ def test_fine_tuned_chunker_beats_the_most_frequent_tag_per_word(chunk_run):
   assert scores["f1"] > baseline["f1"] + 10.0, (scores, baseline)
 
 
+@pytest.mark.slow
 def test_test_outputs_are_the_input_lines_with_predicted_tags(chunk_run):
   data_dir, _, _, test = chunk_run
   path = data_dir / "models" / "m" / "test_predictions" / "chunk_test_1_predictions.txt"
@@ -131,6 +133,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow
 '''
 
 
+@pytest.mark.slow
 def test_exported_raw_text_signature_equals_in_process_predictions(chunk_run, tmp_path):
   data_dir, _, _, _ = chunk_run
   model_dir = data_dir / "models" / "m" / "finetuning_models" / "chunk_model_1"

@@ -21,6 +21,8 @@ SENTENCES = [
     " ".join(f"w{i}" for i in range(40)),            # more words than fit: only [SEP]
     "short " + "x" * 60 + " tail",                    # a word longer than the room left
     "Zürich naïve U.S. résumé",
+    # Words split on every character Python's str.split() splits on.
+    "a" + "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) + "b\u3000c\x1fd",
 ]
 
 

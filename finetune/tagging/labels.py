@@ -8,7 +8,7 @@ function.
 `get_span_labels` is the original's lenient decoder, not seqeval's. On
 well-formed sequences they agree; on malformed ones they differ, e.g.:
 
-| tags               | here (the original)        | seqeval (default, IOB2)       |
+| tags               | here (the original)        | seqeval 1.2.2 (default mode)  |
 |--------------------|----------------------------|-------------------------------|
 | I-X I-X            | (0, 1, X)                  | (0, 1, X)                     |
 | B-X I-Y            | (0, 1, Y): one span whose  | (0, 0, X), (1, 1, Y)          |

@@ -139,3 +139,30 @@ def test_scorer_without_a_right_span_reports_zero_and_token_scorer_accuracy():
   token_scorer = metrics.AccuracyScorer()
   token_scorer.update(outputs)
   assert token_scorer.get_results() == {"accuracy": 50.0, "loss": 1.0}
+
+
+def seqeval_spans(tags):
+  from seqeval.metrics.sequence_labeling import get_entities  # pylint: disable=import-outside-toplevel
+  return sorted((start, end, kind) for kind, start, end in get_entities(list(tags)))
+
+
+@pytest.mark.parametrize("tags,ours,theirs", [
+    # The rows of docs/tagging.md and finetune/tagging/labels.py.
+    (["B-NP", "I-VP"], [(0, 1, "VP")], [(0, 0, "NP"), (1, 1, "VP")]),
+    (["E-NP", "E-NP"], [(0, 1, "NP")], [(0, 0, "NP"), (1, 1, "NP")]),
+    (["I-NP", "I-NP"], [(0, 1, "NP")], [(0, 1, "NP")]),
+    (["B-X", "O", "I-X"], [(0, 0, "X"), (2, 2, "X")], [(0, 0, "X"), (2, 2, "X")]),
+])
+def test_where_the_decoder_differs_from_seqeval(tags, ours, theirs):
+  assert labels.get_span_labels(tags) == ours
+  assert seqeval_spans(tags) == theirs
+
+
+def test_the_decoder_agrees_with_seqeval_on_well_formed_sequences():
+  rng = np.random.default_rng(1)
+  for _ in range(300):
+    length = int(rng.integers(1, 12))
+    spans = random_spans(rng, length, ["A", "B"])
+    for encoding in ("BIO", "BIOES"):
+      tags = labels.get_tags(spans, length, encoding)
+      assert labels.get_span_labels(tags) == spans == seqeval_spans(tags)

@@ -8,7 +8,8 @@ written as a CoNLL file (one word a line; tags do not affect timing). Each
 configuration trains twice, for `--steps` and for 2 x `--steps` steps; the
 difference of the wall times over the difference of the steps is the time
 per step without tracing and start-up. Prints sentences/s, real (non-padding)
-tokens/s, the CPU model and its flags (from lscpu).
+tokens/s, the CPU model and its flags (from lscpu), and the load average (the
+machine may be shared).
 
 Usage:
   python bench/tagging_throughput.py [--steps 10] [--batch-size 32]
@@ -105,7 +106,8 @@ def main() -> int:
       print(f"jit_compile={jit}: {1000 * step:.0f} ms/step | "
             f"{args.batch_size / step:.1f} sentences/s | "
             f"{args.batch_size * tokens / step:.0f} real tokens/s "
-            f"({args.batch_size * SEQ / step:.0f} positions/s)")
+            f"({args.batch_size * SEQ / step:.0f} positions/s) | load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
   finally:
     shutil.rmtree(data_dir, ignore_errors=True)
   return 0

@@ -25,6 +25,9 @@ from electra_tf.config.model import (MODEL_SIZES, SIZE_EMBEDDING_SIZES, EncoderS
                                      get_bert_config)
 from electra_tf.config.runtime import RuntimeConfig
 
+# Values of `tagging_tasks`.
+TAGGING_LEVELS = ("span", "token")
+
 
 @dataclasses.dataclass
 class FinetuningConfig(EncoderSizeConfig, RuntimeConfig):
@@ -94,6 +97,11 @@ class FinetuningConfig(EncoderSizeConfig, RuntimeConfig):
   # and line. True logs and skips such rows, as the original did (e.g. for
   # old QQP downloads whose questions contain line breaks).
   skip_malformed_lines: bool = False
+  # More tagging tasks without code: {task name: "span" or "token"}. Each
+  # reads <data_dir>/finetuning_data/<name>/{train,dev,test}.txt (CoNLL
+  # format); "span" tasks (IOB/BIOES tags, e.g. NER) are scored by span F1,
+  # "token" tasks (e.g. part-of-speech) by accuracy.
+  tagging_tasks: Dict[str, str] = dataclasses.field(default_factory=dict)
 
   @classmethod
   def create(cls, model_name: str, data_dir: str, **hparams) -> "FinetuningConfig":
@@ -222,6 +230,11 @@ class FinetuningConfig(EncoderSizeConfig, RuntimeConfig):
       raise ConfigError("learning_rate and weight_decay_rate must be >= 0")
     if self.layerwise_lr_decay < 0:
       raise ConfigError("layerwise_lr_decay must be >= 0 (0 turns it off)")
+    bad_levels = {name: level for name, level in self.tagging_tasks.items()
+                  if level not in TAGGING_LEVELS}
+    if bad_levels:
+      raise ConfigError(f"tagging_tasks {bad_levels}: each task's level must be one of "
+                        f"{list(TAGGING_LEVELS)} (span-level IOB/BIOES tags, or one tag per word)")
     if self.embedding_size is not None and self.embedding_size <= 0:
       raise ConfigError(f"embedding_size must be positive, got {self.embedding_size}")
     bert_config = get_bert_config(self)

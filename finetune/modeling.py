@@ -151,12 +151,16 @@ def load_init_checkpoint(model: FinetuningModel, path: str) -> LoadReport:
 
 # --- fine-tuned model directories -----------------------------------------------
 
-def save_model_files(model_dir: str, config: FinetuningConfig) -> None:
-  """Writes `finetune_config.json` and a copy of the vocabulary into model_dir."""
+def save_model_files(model_dir: str, config: FinetuningConfig,
+                     tasks: Sequence[Task] = ()) -> None:
+  """Writes `finetune_config.json`, a copy of the vocabulary and each task's
+  own files (`Task.save_to_model_dir`, e.g. a tagging label mapping) into model_dir."""
   tf.io.gfile.makedirs(model_dir)
   config.write_json(os.path.join(model_dir, fileio.FINETUNE_CONFIG_FILE))
   with tf.io.gfile.GFile(config.vocab_file, "rb") as f:
     fileio.atomic_write(os.path.join(model_dir, fileio.VOCAB_FILE), f.read())
+  for task in tasks:
+    task.save_to_model_dir(model_dir)
 
 
 @dataclasses.dataclass
@@ -198,6 +202,8 @@ def load_finetuned_model(model_dir: str) -> FinetunedModel:
     vocab_file = config.vocab_file
   tokenizer = FullTokenizer(vocab_file, config.do_lower_case)
   tasks = registry.get_tasks(config, tokenizer)
+  for task in tasks:
+    task.load_from_model_dir(model_dir)
   model = build_model(config, tasks)
   prefix = original.resolve_checkpoint(model_dir)
   try:

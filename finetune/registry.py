@@ -2,27 +2,46 @@
 
 A new task (or family) registers here. The registry is where task names are
 checked: `get_tasks` refuses unknown names (listing the valid ones) before
-anything is read or built.
+anything is read or built. Besides the registered tasks, the hparam
+`tagging_tasks` ({name: "span" | "token"}) declares CoNLL-format tagging
+tasks without code.
 """
 
-from typing import Callable, Dict, List, Sequence
+import functools
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from electra_tf.config.hparams import ConfigError
 from finetune.classification import glue
 from finetune.config import FinetuningConfig
+from finetune.tagging import tasks as tagging
 from finetune.task import Task
 
 TaskFactory = Callable[..., Task]
 
-TASKS: Dict[str, TaskFactory] = {task.name: task for task in glue.GLUE_TASKS}
+TASKS: Dict[str, TaskFactory] = {task.name: task
+                                 for task in glue.GLUE_TASKS + tagging.TAGGING_TASKS}
 
 
-def check_task_names(names: Sequence[str]) -> None:
+def _factories(tagging_tasks: Mapping[str, str]) -> Dict[str, TaskFactory]:
+  """The registered tasks plus the tagging tasks declared by the hparam."""
+  clashes = sorted(set(tagging_tasks) & set(TASKS))
+  if clashes:
+    raise ConfigError(f"tagging_tasks {clashes}: already registered task name(s); name the "
+                      "corpus differently (or use the built-in task)")
+  declared = {name: functools.partial(tagging.TaggingTask, name=name,
+                                      is_token_level=level == "token")
+              for name, level in tagging_tasks.items()}
+  return {**TASKS, **declared}
+
+
+def check_task_names(names: Sequence[str], tagging_tasks: Optional[Mapping[str, str]] = None) -> None:
   """Raises ConfigError naming every unregistered task and the valid ones."""
-  unknown = [name for name in names if name not in TASKS]
+  factories = _factories(tagging_tasks or {})
+  unknown = [name for name in names if name not in factories]
   if unknown:
     raise ConfigError(f"Unknown task(s) {unknown} in task_names. Valid tasks: "
-                      f"{', '.join(sorted(TASKS))}")
+                      f"{', '.join(sorted(factories))} (declare more tagging tasks with the "
+                      "hparam tagging_tasks, e.g. {\"wnut\": \"span\"})")
 
 
 def get_task(name: str, config: FinetuningConfig, tokenizer=None) -> Task:
@@ -31,11 +50,12 @@ def get_task(name: str, config: FinetuningConfig, tokenizer=None) -> Task:
   Raises:
     ConfigError: an unknown name, listing the valid ones.
   """
-  check_task_names([name])
-  return TASKS[name](config, tokenizer)
+  check_task_names([name], config.tagging_tasks)
+  return _factories(config.tagging_tasks)[name](config, tokenizer=tokenizer)
 
 
 def get_tasks(config: FinetuningConfig, tokenizer=None) -> List[Task]:
   """The tasks of `config.task_names`, in order (their index is `task_id`)."""
-  check_task_names(config.task_names)
-  return [TASKS[name](config, tokenizer) for name in config.task_names]
+  check_task_names(config.task_names, config.tagging_tasks)
+  factories = _factories(config.tagging_tasks)
+  return [factories[name](config, tokenizer=tokenizer) for name in config.task_names]

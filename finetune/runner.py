@@ -86,7 +86,7 @@ def check_data_files(config: FinetuningConfig, tasks: Sequence[Task]) -> None:
     raise FinetuningDataError(
         "missing fine-tuning data: " + "; ".join(missing) + ". Each task reads "
         "<data_dir>/finetuning_data/<task>/<split>.tsv (GLUE's files, renamed as in "
-        "docs/finetuning.md)")
+        "docs/finetuning.md) or <split>.txt (tagging, CoNLL format; docs/tagging.md)")
 
 
 def prepare_data(config: FinetuningConfig, tasks: Sequence[Task],
@@ -403,7 +403,7 @@ def run_finetuning(config: FinetuningConfig,
                 config.num_trials if config.num_trials > 0 else "inf", model_dir)
     if config.do_train:
       shutil.rmtree(model_dir, ignore_errors=True)
-      modeling.save_model_files(model_dir, dataclasses.replace(config, seed=seed))
+      modeling.save_model_files(model_dir, dataclasses.replace(config, seed=seed), tasks)
     runner = ModelRunner(config, tasks, preprocessor, data, strategy, trial, seed)
     if config.do_train:
       runner.train()

@@ -77,12 +77,16 @@ def task_exportables(finetuned: modeling.FinetunedModel, task_names: Optional[Se
   if unknown:
     raise ExportError(f"the model has no task {unknown}; its tasks are "
                               f"{list(by_name)}")
-  return [task_exportable(
-      finetuned.model, by_name[name], encoder_config=finetuned.model.bert_config,
-      vocab_file=finetuned.vocab_file, max_seq_length=finetuned.config.max_seq_length,
-      do_lower_case=finetuned.config.do_lower_case, strip_accents=strip_accents,
-      config={"finetuning": finetuned.config.to_dict()})
-          for name in task_names or list(by_name)]
+  exportables = []
+  for name in task_names or list(by_name):
+    do_lower_case, task_strip_accents = by_name[name].tokenizer_casing(
+        finetuned.config.do_lower_case, strip_accents)
+    exportables.append(task_exportable(
+        finetuned.model, by_name[name], encoder_config=finetuned.model.bert_config,
+        vocab_file=finetuned.vocab_file, max_seq_length=finetuned.config.max_seq_length,
+        do_lower_case=do_lower_case, strip_accents=task_strip_accents,
+        config={"finetuning": finetuned.config.to_dict()}))
+  return exportables
 
 
 def export_trial_dir(model_dir: str, export_dir: str, *,

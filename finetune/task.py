@@ -201,7 +201,19 @@ class Task(abc.ABC):
     """Every hparam `featurize` depends on besides the tokenizer: a cache key."""
     return {"max_seq_length": self.config.max_seq_length}
 
+  def tokenizer_casing(self, do_lower_case: bool, strip_accents: bool) -> Tuple[bool, bool]:
+    """(lower-case, strip accents) of the task's featurisation (and served
+    tokenizer) given the run's flags; tagging always lower-cases."""
+    return do_lower_case, strip_accents
+
   # --- model -------------------------------------------------------------------
+
+  def save_to_model_dir(self, model_dir: str) -> None:
+    """Writes what rebuilding the task needs besides the config (e.g. a label
+    mapping built from the data) into a fine-tuned model directory."""
+
+  def load_from_model_dir(self, model_dir: str) -> None:
+    """Reads back what `save_to_model_dir` wrote, before the head is built."""
 
   @abc.abstractmethod
   def build_head(self, bert_config: TransformerConfig) -> TaskHead:

@@ -172,6 +172,13 @@ def _word_split_classes() -> Tuple[str, str]:
   return _re2_class(spaces), _re2_class(splits)
 
 
+@functools.lru_cache(maxsize=None)
+def _raw_whitespace_class() -> str:
+  """RE2 class body of every character `str.isspace` (so `str.split()`) splits
+  on, including the control characters normalisation would delete."""
+  return _re2_class([c for c in range(_NUM_CODE_POINTS) if chr(c).isspace()])
+
+
 # --- graph helpers -----------------------------------------------------------
 
 def _in_ranges(boundaries: tf.Tensor, code_points):
@@ -320,6 +327,14 @@ class InGraphTokenizer(tf.Module):
     order = tf.argsort(run * 256 + tf.cast(ccc, tf.int64), stable=True)
     ordered = chars.with_flat_values(tf.gather(flat, order))
     return tf.ragged.boolean_mask(ordered, ~_in_ranges(self._marks, ordered))
+
+  def split_on_whitespace(self, texts: tf.Tensor) -> tf.RaggedTensor:
+    """Raw string [B] -> words, ragged string [B, (words)]: Python's `str.split()`
+    (every `str.isspace` character separates, control ones included; no
+    punctuation splitting), for inputs given as words (tagging)."""
+    spaced = tf.strings.regex_replace(texts, f"[{_raw_whitespace_class()}]", " ")
+    words = tf.strings.split(spaced, sep=" ")
+    return tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)
 
   def split_words(self, texts: tf.Tensor) -> tf.RaggedTensor:
     """Normalised string [B] -> words, ragged string [B, (words)] (step 5)."""

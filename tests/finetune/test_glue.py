@@ -77,14 +77,14 @@ def test_task_kinds_labels_and_splits(tmp_path):
 
 
 def test_an_unknown_task_name_lists_the_valid_ones(tmp_path):
-  with pytest.raises(ConfigError, match="Unknown task.*'glue'.*Valid tasks: cola, mnli, mrpc, "
-                                        "qnli, qqp, rte, sst, sts, wnli"):
+  with pytest.raises(ConfigError, match="Unknown task.*'glue'.*Valid tasks: chunk, cola, mnli, "
+                                        "mrpc, ner, pos, qnli, qqp, rte, sst, sts, wnli"):
     make_task(tmp_path, "glue")
   config = make_task(tmp_path, "rte").config
-  with pytest.raises(ConfigError, match="Valid tasks: cola"):
+  with pytest.raises(ConfigError, match="Valid tasks: chunk, cola"):
     registry.get_task("glue", config)
   with pytest.raises(ConfigError, match=r"Unknown task\(s\) \['glue'\] in task_names\. Valid "
-                                        "tasks: cola, mnli"):
+                                        "tasks: chunk, cola, mnli"):
     registry.get_tasks(dataclasses.replace(config, task_names=["rte", "glue"]))
 
 

@@ -1,0 +1,1 @@
+"""Sequence tagging: chunking (CoNLL-2000) and any IOB / BIO / BIOES-tagged corpus."""

@@ -22,8 +22,7 @@ prediction and the gold answer are both empty (unanswerable), 0 if only one is.
 
 from typing import Dict, List, Mapping
 
-from official.nlp.tools import squad_evaluate_v1_1 as v1_eval
-from official.nlp.tools import squad_evaluate_v2_0 as v2_eval
+from official.nlp.tools import squad_evaluate_v1_1 as v1_eval, squad_evaluate_v2_0 as v2_eval
 
 Dataset = List[Dict]  # SQuAD's "data" list: articles -> paragraphs -> qas
 

@@ -133,7 +133,10 @@ class SpanQAHead(TaskHead):
     batch_size, seq_length = tf.shape(hidden)[0], tf.shape(hidden)[1]
     mask_bias = MASK_PENALTY * (answer_mask(features["input_mask"], features["segment_ids"]) - 1)
     start_logits = tf.cast(tf.squeeze(layers["dense"](hidden), -1), tf.float32) + mask_bias
-    k = self.beam_size
+    # The top-k needs k <= L; only `build_variables`' short dummy input has
+    # fewer positions than beam_size (the task refuses max_seq_length < beam_size).
+    static_length = hidden.shape[1]
+    k = self.beam_size if static_length is None else min(self.beam_size, static_length)
     outputs = {
         "start_top_log_probs": tf.zeros([batch_size, k]),
         "start_top_index": tf.zeros([batch_size, k], tf.int32),

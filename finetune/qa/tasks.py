@@ -50,7 +50,8 @@ _DECODED_OUTPUTS = ("start_logits", "end_logits", "answerable_logit", "start_top
 
 
 def check_qa_hparams(config) -> None:
-  """Raises ConfigError for QA hparams that cannot window or decode."""
+  """Raises ConfigError for QA hparams that cannot window or decode; warns
+  when windows cannot overlap."""
   for key in ("max_query_length", "doc_stride", "n_best_size", "max_answer_length",
               "beam_size"):
     if getattr(config, key) <= 0:
@@ -67,10 +68,12 @@ def check_qa_hparams(config) -> None:
                       f"use beam_size <= {length}")
   smallest_window = length - query - 3
   if config.doc_stride > smallest_window:
-    raise ConfigError(
-        f"doc_stride {config.doc_stride} is larger than the context window of a "
-        f"max_query_length question ({length} - {query} - 3 = {smallest_window} WordPieces); "
-        f"windows would not overlap as asked. Use doc_stride <= {smallest_window}")
+    logger.warning(
+        "doc_stride %d is larger than the context window of a max_query_length question "
+        "(%d - %d - 3 = %d WordPieces): the stride is capped at the window, as the "
+        "original, so such windows do not overlap and answers across their boundary are "
+        "lost in training; set doc_stride <= %d for overlapping windows",
+        config.doc_stride, length, query, smallest_window, smallest_window)
 
 
 class QATask(Task):

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 
 import numpy as np
 import pytest
@@ -149,12 +150,18 @@ def test_mrqa_files_plain_and_gzipped_with_header(tmp_path, file_name):
 @pytest.mark.parametrize("hparams, message", [
     ({"max_seq_length": 5, "max_query_length": 2}, r"max_seq_length 5 leaves no context.*>= 6"),
     ({"max_seq_length": 12, "beam_size": 20}, "beam_size 20 exceeds max_seq_length 12"),
-    ({"doc_stride": 8}, r"doc_stride 8 is larger than the context window .* = 7"),
 ])
 def test_qa_hparams_that_cannot_window_are_refused(tmp_path, hparams, message):
   from electra_tf.config.hparams import ConfigError  # pylint: disable=import-outside-toplevel
   with pytest.raises(ConfigError, match=message):
     squad_task(tmp_path, **hparams)
+
+
+def test_a_stride_larger_than_the_window_is_capped_with_a_warning(tmp_path, caplog):
+  with caplog.at_level(logging.WARNING):
+    squad_task(tmp_path, doc_stride=8)
+  assert re.search(r"doc_stride 8 is larger than the context window .* = 7 WordPieces\): the "
+                   "stride is capped", caplog.text)
 
 
 def test_long_questions_are_truncated_and_counted(tmp_path, caplog):

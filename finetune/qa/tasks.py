@@ -98,7 +98,7 @@ class QATask(Task):
     for candidate in candidates:
       if tf.io.gfile.exists(os.path.join(directory, candidate)):
         return os.path.join(directory, candidate)
-    return os.path.join(directory, candidates[-1 if self.config.debug else 0])
+    return os.path.join(directory, split + self.extension)
 
   def get_examples(self, split: str) -> List[QAExample]:
     return read_examples(self.data_file(split), self.name, split, self.v2)

@@ -1,20 +1,24 @@
 """A small SQuAD-2.0-format task built from the shipped Shakespeare text.
 
-`build_word_pair_task` reads the plays in `data/corpus/` (Project
-Gutenberg, public domain), keeps each speech (the lines after a speaker
-line such as "Hor.", up to a blank line) and joins consecutive speeches
-into contexts of at least `min_context_words` words. For each context it
-asks one question of each kind:
+`build_speaker_task` reads the plays in `data/corpus/` (Project Gutenberg,
+public domain) as speeches: a speaker line such as "Hor." and the lines
+after it, up to a blank line. Each context is a run of consecutive
+speeches (`speeches_per_context`), and each gets one question, "Who speaks
+first?" or "Who speaks last?" (chosen at random):
 
-- answerable: "<w> and the word after it?" where w is a word that occurs
-  once in the context; the answer is w and the word that follows it (its
-  character offset in the context);
-- unanswerable (`is_impossible`): the same question about a word of another
-  context that this one lacks.
+- answerable contexts keep the speaker tags inline ("Hor. Before my God, I
+  might not this believe ... Mar. Is it not like the King?"); the answer is
+  the first or last tag without its period ("Hor", "Mar") at its character
+  offset;
+- unanswerable contexts (`is_impossible`) are the same kind of run with
+  the tags left out, so nobody is named as speaking.
 
-So half the dev questions have no answer: "always unanswerable" scores
-EM 50, the trivial baseline. Contexts are split between train and dev
-(no context is in both); the same arguments give the same files.
+Half the questions are unanswerable, so "always unanswerable" scores EM 50,
+and so does "the first word" (right on the answerable "first" questions
+only, at most 50): the trivial baselines. The model must tell tagged from
+untagged text, find the tag and pick the first or last one. Runs are split
+between train and dev (no speech is in both); the same arguments give the
+same files.
 """
 
 import dataclasses
@@ -22,18 +26,18 @@ import json
 import os
 import random
 import re
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from electra_tf import fileio
 from finetune.task import FinetuningDataError
 
-_SPEAKER = re.compile(r"^[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*)?\.$")
-_WORD = re.compile(r"^[A-Za-z]{4,}$")
+_SPEAKER = re.compile(r"^([A-Z][a-z]+(?: [A-Z][a-z]+)?)\.$")
+QUESTIONS = {"first": "Who speaks first?", "last": "Who speaks last?"}
 
 
 @dataclasses.dataclass
-class WordPairSummary:
-  """What `build_word_pair_task` wrote: questions and answerable ones per split."""
+class SpeakerTaskSummary:
+  """What `build_speaker_task` wrote: questions and answerable ones per split."""
   questions: Dict[str, int]
   answerable: Dict[str, int]
 
@@ -42,87 +46,79 @@ class WordPairSummary:
     return 100.0 * (1 - self.answerable[split] / self.questions[split])
 
 
-def read_speeches(corpus_dir: str) -> List[str]:
-  """Each speech of the plays, its lines joined by spaces, in file order."""
+def read_speeches(corpus_dir: str) -> List[Tuple[str, str]]:
+  """(speaker tag without its period, the speech's lines joined by spaces)
+  for each speech of the plays, in file order."""
   files = sorted(f for f in os.listdir(corpus_dir) if f.endswith(".txt"))
   if not files:
     raise FinetuningDataError(f"{corpus_dir} has no .txt files")
   speeches = []
   for name in files:
     with open(os.path.join(corpus_dir, name), encoding="utf-8") as f:
-      lines, current = f.read().splitlines(), None
+      lines = f.read().splitlines()
+    speaker, current = None, []
     for line in lines + [""]:
       line = line.strip()
-      if _SPEAKER.match(line):
-        current = []
+      match = _SPEAKER.match(line)
+      if match:
+        speaker, current = match.group(1), []
       elif not line:
-        if current:
-          speeches.append(" ".join(current))
-        current = None
-      elif current is not None:
+        if speaker and current:
+          speeches.append((speaker, " ".join(current)))
+        speaker, current = None, []
+      elif speaker:
         current.append(line)
   return speeches
 
 
-def _question(word: str) -> str:
-  return f"{word} and the word after it?"
+def _question(qid: str, run: List[Tuple[str, str]], tagged: bool, which: str) -> Dict:
+  if not tagged:
+    return {"context": " ".join(text for _, text in run), "qas": [{
+        "id": qid, "question": QUESTIONS[which], "is_impossible": True, "answers": []}]}
+  parts, starts = [], []
+  for speaker, text in run:
+    starts.append(len(" ".join(parts)) + (1 if parts else 0))
+    parts.append(f"{speaker}. {text}")
+  context = " ".join(parts)
+  index = 0 if which == "first" else len(run) - 1
+  speaker = run[index][0]
+  assert context[starts[index]:starts[index] + len(speaker)] == speaker
+  return {"context": context, "qas": [{
+      "id": qid, "question": QUESTIONS[which], "is_impossible": False,
+      "answers": [{"text": speaker, "answer_start": starts[index]}]}]}
 
 
-def build_word_pair_task(corpus_dir: str, output_dir: str, *, num_train: int = 400,
-                         num_dev: int = 100, min_context_words: int = 40,
-                         seed: int = 0) -> WordPairSummary:
+def build_speaker_task(corpus_dir: str, output_dir: str, *, num_train: int = 560,
+                       num_dev: int = 160, speeches_per_context: int = 2,
+                       max_speech_words: int = 40, seed: int = 0) -> SpeakerTaskSummary:
   """Writes `train.json` and `dev.json` (SQuAD 2.0 format) to output_dir.
 
   Args:
     corpus_dir: the plays (`data/corpus`).
-    output_dir: e.g. `<data_dir>/finetuning_data/squad`.
-    num_train, num_dev: contexts per split (two questions each).
-    min_context_words: speeches are joined until a context has this many words.
-    seed: chooses the contexts, words and split.
+    output_dir: e.g. `<data_dir>/finetuning_data/squad`; created.
+    num_train, num_dev: questions (one per context) per split.
+    speeches_per_context: consecutive speeches per context.
+    max_speech_words: longer speeches are not used (keeps contexts short).
+    seed: chooses the runs, the question kinds and the split.
   """
-  contexts, current = [], []
-  for speech in read_speeches(corpus_dir):
-    current.append(speech)
-    if sum(len(s.split()) for s in current) >= min_context_words:
-      contexts.append(" ".join(current))
-      current = []
+  speeches = read_speeches(corpus_dir)
+  runs = []
+  for start in range(0, len(speeches) - speeches_per_context + 1, speeches_per_context):
+    run = speeches[start:start + speeches_per_context]
+    if all(len(text.split()) <= max_speech_words for _, text in run):
+      runs.append(run)
   rng = random.Random(seed)
-  rng.shuffle(contexts)
-  if len(contexts) < num_train + num_dev + 1:
-    raise FinetuningDataError(f"{corpus_dir}: {len(contexts)} contexts, fewer than "
-                              f"{num_train + num_dev + 1}")
-  chosen = contexts[:num_train + num_dev + 1]
-  counts: Dict[str, int] = {}
-  for split, first, last in (("train", 0, num_train), ("dev", num_train, num_train + num_dev)):
-    paragraphs = []
-    for index in range(first, last):
-      context, other = chosen[index], chosen[index + 1]
-      paragraph = _paragraph(context, other, f"{split}{index}", rng)
-      if paragraph:
-        paragraphs.append(paragraph)
+  rng.shuffle(runs)
+  if len(runs) < num_train + num_dev:
+    raise FinetuningDataError(f"{corpus_dir}: {len(runs)} runs of {speeches_per_context} "
+                              f"short speeches, fewer than {num_train + num_dev}")
+  counts, answerable = {}, {}
+  for split, first, size in (("train", 0, num_train), ("dev", num_train, num_dev)):
+    paragraphs = [_question(f"{split}{i}", runs[first + i], tagged=i % 2 == 0,
+                            which=rng.choice(sorted(QUESTIONS))) for i in range(size)]
+    rng.shuffle(paragraphs)
     fileio.atomic_write(os.path.join(output_dir, f"{split}.json"), json.dumps(
         {"version": "v2.0", "data": [{"title": "shakespeare", "paragraphs": paragraphs}]}))
-    counts[split] = len(paragraphs)
-  return WordPairSummary({s: 2 * n for s, n in counts.items()}, dict(counts))
-
-
-def _paragraph(context: str, other: str, qid: str, rng: random.Random):
-  """One answerable and one unanswerable question about `context`, or None."""
-  words = context.split(" ")
-  lowered = [w.lower() for w in words]
-  candidates = [i for i, w in enumerate(words[:-1])
-                if _WORD.match(w) and lowered.count(w.lower()) == 1]
-  absent = sorted({w for w in other.split(" ") if _WORD.match(w)
-                   and w.lower() not in context.lower()})
-  if not candidates or not absent:
-    return None
-  i = rng.choice(candidates)
-  answer = f"{words[i]} {words[i + 1]}"
-  start = len(" ".join(words[:i])) + (1 if i else 0)
-  assert context[start:start + len(answer)] == answer
-  missing = rng.choice(absent)
-  return {"context": context, "qas": [
-      {"id": qid + "a", "question": _question(words[i]), "is_impossible": False,
-       "answers": [{"text": answer, "answer_start": start}]},
-      {"id": qid + "u", "question": _question(missing), "is_impossible": True,
-       "answers": []}]}
+    counts[split] = size
+    answerable[split] = sum(not p["qas"][0]["is_impossible"] for p in paragraphs)
+  return SpeakerTaskSummary(counts, answerable)

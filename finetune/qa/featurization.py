@@ -109,13 +109,14 @@ class Window:
     example: index into `DecodingData.examples`.
     doc_start: the window's first WordPiece in the context's `wordpieces`.
     doc_offset: the position of that WordPiece in the input (len(query) + 2).
-    max_context: per window WordPiece, whether this window is its max context.
+    max_context: per window WordPiece, "1" if this window is its max context,
+      else "0" (a string: compact in the cached JSON).
   """
   eid: int
   example: int
   doc_start: int
   doc_offset: int
-  max_context: List[bool]
+  max_context: str
 
   @property
   def length(self) -> int:
@@ -135,7 +136,7 @@ class Window:
     return self.doc_start + position - self.doc_offset
 
   def is_max_context(self, position: int) -> bool:
-    return self.is_context(position) and self.max_context[position - self.doc_offset]
+    return self.is_context(position) and self.max_context[position - self.doc_offset] == "1"
 
 
 @dataclasses.dataclass
@@ -237,8 +238,9 @@ class QAFeaturizer:
           start, end = (p - span.start + doc_offset for p in answer)
         eid = WINDOWS_PER_EXAMPLE * example.eid + span_index
         rows.append((ids, doc_offset, start, end, eid))
-        windows.append(Window(eid, index, span.start, doc_offset, [
-            check_is_max_context(spans, span_index, span.start + i) for i in range(span.length)]))
+        windows.append(Window(eid, index, span.start, doc_offset, "".join(
+            "1" if check_is_max_context(spans, span_index, span.start + i) else "0"
+            for i in range(span.length))))
     return self._columns(rows, examples, windows, task_name, task_id), DecodingData(
         contexts, infos, windows)
 

@@ -134,7 +134,8 @@ class QATask(Task):
                   " ".join(self.tokenizer.convert_ids_to_tokens(ids)),
                   features[f"{self.name}_start_positions"][0],
                   features[f"{self.name}_end_positions"][0])
-    return features, data.to_json()
+    # Training is never decoded: its (large) decoding data is not kept.
+    return features, None if is_training else data.to_json()
 
   def featurize(self, examples, is_training, log=False):
     return self.featurize_with_metadata(examples, is_training, log)[0]

@@ -72,7 +72,8 @@ def test_featurize_windows_labels_and_eids(tmp_path):
   examples = task.get_examples("train")
   assert [e.is_impossible for e in examples] == [False, False, False, True]
   features, metadata = task.featurize_with_metadata(examples, is_training=True)
-  data = DecodingData.from_json(metadata)
+  assert metadata is None  # training is never decoded
+  features, data = QAFeaturizer(task.tokenizer, 12, 2, 4).featurize(examples, True, "squad", 0)
   assert features["squad_eid"].tolist() == [0, 1, 2, 1000, 1001, 1002, 2000, 2001, 2002,
                                             3000, 3001, 3002]
   # [CLS] q q [SEP] = 4 positions before the context.
@@ -89,7 +90,7 @@ def test_featurize_windows_labels_and_eids(tmp_path):
   assert window2[10:].tolist() == [0, 0]
   assert [w.doc_start for w in data.windows[:3]] == [0, 4, 8]
   assert window_tokens(data, data.windows[2]) == WORDS[8:]
-  assert data.windows[1].max_context == [False, False, True, True, True, True, False]
+  assert data.windows[1].max_context == "0011110"
   assert data.windows[1].num_tokens == 12 and data.windows[2].num_tokens == 10
   assert len(data.contexts) == 1  # one context shared by the four questions
 

@@ -94,3 +94,27 @@ def test_finetune_the_speaker_task_beats_the_trivial_baselines(tmp_path):
   assert results["HasAns_exact"] > 20.0 and results["NoAns_exact"] > 60.0, results
   results_txt = (tmp_path / "models" / "m" / "results" / "squad_results.txt").read_text()
   assert results_txt.startswith("squad: exact: ")
+
+
+MINILM = {"model_size": "small", "max_seq_length": 64, "max_query_length": 16,
+          "doc_stride": 32, "learning_rate": 1e-4, "layerwise_lr_decay": 0.0,
+          "num_train_epochs": 3.0, "seed": 0, "embedding_size": 384,
+          "model_hparam_overrides": {"hidden_size": 384, "num_hidden_layers": 6,
+                                     "num_attention_heads": 12, "intermediate_size": 1536}}
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_real_minilm_weights_beat_the_same_model_from_random_weights(tmp_path):
+  """About 7 minutes: all-MiniLM-L6-v2 (Hugging Face import) vs random weights."""
+  from tests.helpers.hf_reference import minilm_dir  # pylint: disable=import-outside-toplevel
+  shutil.copyfile(VOCAB_FILE, tmp_path / "vocab.txt")
+  build_speaker_task(str(CORPUS_DIR), str(tmp_path / "finetuning_data" / "squad"))
+  exact = {}
+  for name, init in (("minilm", str(minilm_dir())), ("random", None)):
+    assert run_finetuning.main(["--data-dir", str(tmp_path), "--model-name", name, "--hparams",
+                                json.dumps({**MINILM, "task_names": ["squad"],
+                                            "init_checkpoint": init})]) == 0
+    results = tmp_path / "models" / name / "results" / "squad_qa" / "squad_eval.json"
+    exact[name] = json.loads(results.read_text())["exact"]
+  assert exact["minilm"] > 85.0 and exact["minilm"] > exact["random"] + 15.0, exact

@@ -70,7 +70,16 @@ def test_a_tiny_run_trains_evaluates_and_writes_the_qa_files(data_dir):
   qa_dir = data_dir / "models" / "m" / "results" / "squad_qa"
   assert sorted(p.name for p in qa_dir.iterdir()) == [
       "squad_eval.json", "squad_null_odds.json", "squad_preds.json", "squad_submission.json"]
-  assert list(json.loads((qa_dir / "squad_preds.json").read_text())) == ["dev1"]
+  preds = json.loads((qa_dir / "squad_preds.json").read_text())
+  odds = json.loads((qa_dir / "squad_null_odds.json").read_text())
+  assert list(preds) == ["dev1"]
+  # Evaluating the fine-tuned directory again (restored, cached features and
+  # decoding data) gives the same predictions.
+  trial_dir = data_dir / "models" / "m" / "finetuning_models" / "squad_model_1"
+  shutil.rmtree(qa_dir)
+  assert run(data_dir, do_train=False, init_checkpoint=str(trial_dir)) == 0
+  assert json.loads((qa_dir / "squad_preds.json").read_text()) == preds
+  assert json.loads((qa_dir / "squad_null_odds.json").read_text()) == pytest.approx(odds)
 
 
 @pytest.mark.e2e

@@ -225,3 +225,12 @@ def test_decoding_data_survives_the_feature_cache(tmp_path):
   os.remove(path)
   rebuilt = Preprocessor(task.config, [task]).prepare([task], "dev")
   assert os.path.exists(path) and rebuilt.task_metadata("squad") == expected
+
+
+def test_debug_reads_the_debug_file_when_present(tmp_path):
+  directory = tmp_path / "finetuning_data" / "squad"
+  write_squad(str(directory / "train.json"), [])
+  assert squad_task(tmp_path, debug=True).data_file("train") == str(directory / "train.json")
+  write_squad(str(directory / "train-debug.json"), [])
+  assert squad_task(tmp_path, debug=True).data_file("train") == str(directory / "train-debug.json")
+  assert squad_task(tmp_path).data_file("train") == str(directory / "train.json")

@@ -137,3 +137,23 @@ def test_span_loss_known_answer():
                               0.5, answerable_classifier=True)
   np.testing.assert_allclose(with_classifier.numpy(),
                              [(math.log(4) + math.log(2)) / 2 + 0.5 * math.log(2)], rtol=1e-6)
+
+
+def test_a_tf1_checkpoint_with_the_original_names_loads(tmp_path):
+  """A name-based checkpoint as the original's fine-tuning writes it loads into
+  the QA model: encoder and `task_specific/<task>/` head, every variable."""
+  from electra_tf.checkpoints.original import save_original_checkpoint  # pylint: disable=import-outside-toplevel
+  from finetune import modeling, registry  # pylint: disable=import-outside-toplevel
+  from finetune.config import FinetuningConfig  # pylint: disable=import-outside-toplevel
+  config = FinetuningConfig.create("m", str(tmp_path), task_names=["squad"], model_size="tiny",
+                                   max_seq_length=32, max_query_length=8, doc_stride=8)
+  source = modeling.build_model(config, registry.get_tasks(config))
+  arrays = {name: np.random.default_rng(len(name)).normal(size=v.shape).astype(np.float32)
+            for name, v in source.named_variables().items()}
+  assert {"task_specific/squad/qa_hidden/kernel", "task_specific/squad/dense_3/bias"} <= set(arrays)
+  save_original_checkpoint(arrays, str(tmp_path / "tf1" / "model.ckpt"))
+  target = modeling.build_model(config, registry.get_tasks(config))
+  report = modeling.load_init_checkpoint(target, str(tmp_path / "tf1"))
+  assert report.missing == [] and sorted(report.loaded) == sorted(arrays)
+  for name, variable in target.named_variables().items():
+    np.testing.assert_array_equal(variable.numpy(), arrays[name])

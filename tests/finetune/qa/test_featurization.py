@@ -7,9 +7,11 @@ import re
 import numpy as np
 import pytest
 
+from electra_tf.config.hparams import ConfigError
 from electra_tf.text.tokenization import FullTokenizer
 from finetune import registry
 from finetune.config import FinetuningConfig
+from finetune.preprocessing import Preprocessor
 from finetune.qa.examples import read_examples, split_context
 from finetune.qa.featurization import (DecodingData, QAFeaturizer, check_is_max_context,
                                        improve_answer_span, make_doc_spans, window_tokens)
@@ -153,7 +155,6 @@ def test_mrqa_files_plain_and_gzipped_with_header(tmp_path, file_name):
     ({"max_seq_length": 12, "beam_size": 20}, "beam_size 20 exceeds max_seq_length 12"),
 ])
 def test_qa_hparams_that_cannot_window_are_refused(tmp_path, hparams, message):
-  from electra_tf.config.hparams import ConfigError  # pylint: disable=import-outside-toplevel
   with pytest.raises(ConfigError, match=message):
     squad_task(tmp_path, **hparams)
 
@@ -209,7 +210,6 @@ def test_real_squad_rows_of_allennlp(allennlp_squad, tokenizer):
 
 
 def test_decoding_data_survives_the_feature_cache(tmp_path):
-  from finetune.preprocessing import Preprocessor  # pylint: disable=import-outside-toplevel
   write_squad(str(tmp_path / "finetuning_data" / "squad" / "dev.json"), [{
       "context": CONTEXT, "qas": [qa("a", "who ran", CONTEXT, "dog ran")]}])
   task = squad_task(tmp_path)

@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from electra_tf.checkpoints.original import save_original_checkpoint
+from finetune import modeling, registry
+from finetune.config import FinetuningConfig
 from finetune.qa.head import SpanQAHead, factorized_end_logits, literal_end_logits, span_loss
 
 B, L, H, K = 2, 10, 8, 3
@@ -142,9 +145,6 @@ def test_span_loss_known_answer():
 def test_a_tf1_checkpoint_with_the_original_names_loads(tmp_path):
   """A name-based checkpoint as the original's fine-tuning writes it loads into
   the QA model: encoder and `task_specific/<task>/` head, every variable."""
-  from electra_tf.checkpoints.original import save_original_checkpoint  # pylint: disable=import-outside-toplevel
-  from finetune import modeling, registry  # pylint: disable=import-outside-toplevel
-  from finetune.config import FinetuningConfig  # pylint: disable=import-outside-toplevel
   config = FinetuningConfig.create("m", str(tmp_path), task_names=["squad"], model_size="tiny",
                                    max_seq_length=32, max_query_length=8, doc_stride=8)
   source = modeling.build_model(config, registry.get_tasks(config))

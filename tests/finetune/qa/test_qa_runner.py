@@ -11,6 +11,7 @@ import pytest
 from electra_cli import run_finetuning
 from finetune.qa.datasets import build_speaker_task
 from tests.conftest import CORPUS_DIR, VOCAB_FILE
+from tests.helpers.hf_reference import minilm_dir
 from tests.helpers.qa_fixtures import CONTEXT, qa, write_squad
 
 SMALL = {"model_size": "tiny", "task_names": ["squad"], "max_seq_length": 32,
@@ -116,7 +117,6 @@ MINILM = {"model_size": "small", "max_seq_length": 64, "max_query_length": 16,
 @pytest.mark.slow
 def test_real_minilm_weights_beat_the_same_model_from_random_weights(tmp_path):
   """About 7 minutes: all-MiniLM-L6-v2 (Hugging Face import) vs random weights."""
-  from tests.helpers.hf_reference import minilm_dir  # pylint: disable=import-outside-toplevel
   shutil.copyfile(VOCAB_FILE, tmp_path / "vocab.txt")
   build_speaker_task(str(CORPUS_DIR), str(tmp_path / "finetuning_data" / "squad"))
   exact = {}

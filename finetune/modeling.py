@@ -8,6 +8,7 @@ under `task_specific/<task>/`. Called with {"input_ids", "input_mask",
 |----------------|------------------------------------------------------------|
 | classification | `logits` [B, C], `probabilities` [B, C], `predictions` [B] int32 |
 | regression     | `predictions` [B] (normalised scale), `score` [B] (task scale)   |
+| span (QA)      | `start_logits`, `end_logits` [B, L], `answerable_logit` [B], the beam's `start_top_*` [B, K], `end_top_*` [B, K, K] (`finetune.qa.head`) |
 
 A fine-tuned trial directory (`<model_dir>_<trial>`) holds:
 

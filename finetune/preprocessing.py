@@ -10,7 +10,10 @@ The original's `Preprocessor` (`finetune/preprocessing.py`), with three changes:
   (`max_seq_length`, `double_unordered`, ...), `debug`, `skip_malformed_lines`
   and a format version. `use_tfrecords_if_existing: false` still rebuilds.
   Files are written under temporary names and renamed; the `.metadata` JSON
-  last, so a cache is complete when its metadata exists.
+  last, so a cache is complete when its metadata exists. A task's decoding
+  metadata (`Task.featurize_with_metadata`, e.g. QA's tokens and maps) is
+  written beside the records as `<records>.<task>.decoding.json` before the
+  `.metadata` file that lists it.
 - **Padding at read time.** The original appends padding examples (with
   `task_id` = number of tasks, so their loss is gated to zero) to the file;
   here they are appended when the dataset is built, so one cache serves any
@@ -61,6 +64,12 @@ class CachedSplit:
   split: str
   path: str
   num_records: int
+  decoding_files: Dict[str, str] = dataclasses.field(default_factory=dict)
+
+  def task_metadata(self, task_name: str) -> Optional[Dict]:
+    """What `featurize_with_metadata` returned for the task, or None."""
+    path = self.decoding_files.get(task_name)
+    return fileio.read_json(path, FinetuningDataError) if path else None
 
 
 @dataclasses.dataclass
@@ -159,24 +168,39 @@ class Preprocessor:
     prefix = os.path.join(config.preprocessed_data_dir, f"{name}-{digest}")
     plan = _CachePlan(list(tasks), split, name, key, prefix + ".tfrecord", prefix + ".metadata")
     if config.use_tfrecords_if_existing and tf.io.gfile.exists(plan.metadata_path):
-      num_records = fileio.read_json(plan.metadata_path)["num_records"]
-      logger.info("%s: %d cached records in %s", name, num_records, plan.path)
-      plan.cached = CachedSplit(plan.task_names, split, plan.path, num_records)
+      metadata = fileio.read_json(plan.metadata_path)
+      decoding_files = {task: os.path.join(config.preprocessed_data_dir, file)
+                        for task, file in metadata.get("decoding_files", {}).items()}
+      if all(tf.io.gfile.exists(path) for path in decoding_files.values()):
+        num_records = metadata["num_records"]
+        logger.info("%s: %d cached records in %s", name, num_records, plan.path)
+        plan.cached = CachedSplit(plan.task_names, split, plan.path, num_records,
+                                  decoding_files)
     return plan
 
-  def _featurise(self, plan: "_CachePlan") -> List[Dict[str, np.ndarray]]:
-    """Each task's features of the split: {feature name: [N, ...]} per task."""
-    columns = [task.featurize(task.get_examples(plan.split), plan.split == "train",
-                              log=self.config.log_examples) for task in plan.tasks]
-    for features in columns:
+  def _featurise(self, plan: "_CachePlan") -> List[Tuple[Dict[str, np.ndarray], Optional[Dict]]]:
+    """Each task's (features {name: [N, ...]}, decoding metadata or None) of the split."""
+    columns = [task.featurize_with_metadata(task.get_examples(plan.split), plan.split == "train",
+                                            log=self.config.log_examples)
+               for task in plan.tasks]
+    for features, _ in columns:
       unknown = set(features) - set(self.parsing_specs)
       if unknown:
         raise ValueError(f"featurize produced unknown features {sorted(unknown)}")
     return columns
 
-  def _write(self, plan: "_CachePlan", columns: List[Dict[str, np.ndarray]]) -> CachedSplit:
-    """Writes the records, then the metadata that marks the cache complete."""
+  def _write(self, plan: "_CachePlan",
+             featurised: List[Tuple[Dict[str, np.ndarray], Optional[Dict]]]) -> CachedSplit:
+    """Writes the records and decoding metadata, then the metadata that marks
+    the cache complete."""
     start = time.time()
+    columns = [features for features, _ in featurised]
+    decoding_files = {}
+    for task, (_, metadata) in zip(plan.tasks, featurised):
+      if metadata is not None:
+        path = plan.path[:-len(".tfrecord")] + f".{task.name}.decoding.json"
+        fileio.atomic_write(path, json.dumps(metadata))
+        decoding_files[task.name] = path
     rows = [(t, i) for t, features in enumerate(columns)
             for i in range(len(features["input_ids"]))]
     if plan.split == "train":
@@ -185,10 +209,12 @@ class Preprocessor:
     with fileio.atomic_output(plan.path) as tmp, tf.io.TFRecordWriter(tmp) as writer:
       for t, i in rows:
         writer.write(self._example({k: v[i] for k, v in columns[t].items()}))
-    fileio.write_json(plan.metadata_path, {"num_records": len(rows), "cache_key": plan.key})
+    fileio.write_json(plan.metadata_path, {
+        "num_records": len(rows), "cache_key": plan.key,
+        "decoding_files": {name: os.path.basename(path) for name, path in decoding_files.items()}})
     logger.info("%s: wrote %d records in %.1f s -> %s", plan.name, len(rows),
                 time.time() - start, plan.path)
-    return CachedSplit(plan.task_names, plan.split, plan.path, len(rows))
+    return CachedSplit(plan.task_names, plan.split, plan.path, len(rows), decoding_files)
 
   def _example(self, values: Dict[str, np.ndarray]) -> bytes:
     """One record: every feature spec, defaults for the features not given."""

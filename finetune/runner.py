@@ -299,7 +299,7 @@ class ModelRunner:
     for task in self.tasks:
       task_results = {}
       for split, prefix, cached in self.data.evals[task.name]:
-        scorer = task.get_scorer()
+        scorer = task.get_split_scorer(split, cached.task_metadata(task.name))
         scorer.update(self.predict(task, cached, self.config.eval_batch_size))
         task_results.update({prefix + k: v for k, v in scorer.get_results().items()})
       logger.info("%s: %s", task.name, " - ".join(f"{k}: {v:.2f}" for k, v in task_results.items()))
@@ -312,7 +312,8 @@ class ModelRunner:
     for task in self.tasks:
       for split, cached in self.data.tests.get(task.name, []):
         outputs = self.predict(task, cached, self.config.predict_batch_size)
-        written += task.write_test_outputs(split, outputs, self.trial)
+        written += task.write_split_test_outputs(split, outputs, self.trial,
+                                                 cached.task_metadata(task.name))
     for path in written:
       logger.info("wrote %s", path)
     return written

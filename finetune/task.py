@@ -197,6 +197,16 @@ class Task(abc.ABC):
       {feature name: array [N, ...]}: the shared features and this task's.
     """
 
+  def featurize_with_metadata(self, examples: Sequence[Example], is_training: bool,
+                              log: bool = False) -> Tuple[Dict[str, np.ndarray], Optional[Dict]]:
+    """`featurize`, plus what the split's scorer needs besides the model's
+    outputs (JSON-serialisable; e.g. QA's tokens and maps), or None.
+
+    The metadata is stored beside the cached records (same cache key), so a
+    cache hit gives it back to `get_split_scorer` and `write_split_test_outputs`.
+    """
+    return self.featurize(examples, is_training, log), None
+
   def featurization_params(self) -> Dict[str, Any]:
     """Every hparam `featurize` depends on besides the tokenizer: a cache key."""
     return {"max_seq_length": self.config.max_seq_length}
@@ -229,6 +239,10 @@ class Task(abc.ABC):
   def get_scorer(self) -> Scorer:
     """A fresh scorer for one split."""
 
+  def get_split_scorer(self, split: str, metadata: Optional[Dict]) -> Scorer:
+    """A fresh scorer for `split`, given its `featurize_with_metadata` metadata."""
+    return self.get_scorer()
+
   # --- serving -----------------------------------------------------------------------
 
   def serving_outputs(self, outputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
@@ -249,3 +263,8 @@ class Task(abc.ABC):
       trial: the 1-based trial number (part of the file names).
     """
     raise NotImplementedError(f"task {self.name} does not write test outputs")
+
+  def write_split_test_outputs(self, split: str, outputs: Dict[str, np.ndarray], trial: int,
+                               metadata: Optional[Dict]) -> List[str]:
+    """`write_test_outputs`, given the split's `featurize_with_metadata` metadata."""
+    return self.write_test_outputs(split, outputs, trial)

@@ -77,8 +77,8 @@ def test_task_kinds_labels_and_splits(tmp_path):
 
 
 def test_an_unknown_task_name_lists_the_valid_ones(tmp_path):
-  with pytest.raises(ConfigError, match="Unknown task.*'glue'.*Valid tasks: cola, mnli, mrpc, "
-                                        "naturalqs, newsqa, pos, qnli, qqp, rte, searchqa, squad, "
+  with pytest.raises(ConfigError, match="Unknown task.*'glue'.*Valid tasks: chunk, cola, mnli, "
+                                        "mrpc, naturalqs, ner, newsqa, pos, qnli, qqp, rte, searchqa, squad, "
                                         "squadv1, sst, sts, triviaqa, wnli, or mrqa_<name>"):
     make_task(tmp_path, "glue")
   config = make_task(tmp_path, "rte").config

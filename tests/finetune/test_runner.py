@@ -49,8 +49,8 @@ def assert_fails_early(data_dir, capsys, message, **hparams):
 
 def test_unknown_task_lists_the_valid_ones(data_dir, capsys):
   assert_fails_early(data_dir, capsys, r"Unknown task\(s\) \['sst2'\] in task_names\. Valid "
-                     r"tasks: chunk, cola, mnli, mrpc, naturalqs, ner, newsqa, pos, qnli, qqp, rte, searchqa, "
-                     r"squad, squadv1, sst, sts, triviaqa, wnli, or mrqa_<name>",
+                     r"tasks: chunk, cola, mnli, mrpc, naturalqs, ner, newsqa, pos, qnli, qqp, rte, "
+                     r"searchqa, squad, squadv1, sst, sts, triviaqa, wnli, or mrqa_<name>",
                      task_names=["sst2"])
 
 

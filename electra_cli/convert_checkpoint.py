@@ -12,7 +12,7 @@ TF2 format and Hugging Face directories.
   # (hf_small/discriminator: ElectraForPreTraining, hf_small/generator: ElectraForMaskedLM)
   python convert_checkpoint.py --input $DATA_DIR/models/my_model --output hf_small --to hf
   # a fine-tuned GLUE model -> ElectraForSequenceClassification (with id2label)
-  python convert_checkpoint.py --input $DATA_DIR/finetuning_models/sst_model_1 \\
+  python convert_checkpoint.py --input $DATA_DIR/models/$MODEL/finetuning_models/sst_model_1 \\
       --output hf_sst --to hf
 
 The logic is in `electra_tf.checkpoints.conversion`.

@@ -45,8 +45,11 @@ def add_run_flags(parser: argparse.ArgumentParser, model_name_help: str) -> None
   parser.add_argument("--data-dir", required=True,
                       help="Location of data files (model weights, etc).")
   parser.add_argument("--model-name", required=True, help=model_name_help)
-  parser.add_argument("--hparams", default="{}",
-                      help="JSON dict of model hyperparameters, or a path to a JSON file.")
+  parser.add_argument("--hparams", action="append", default=[],
+                      help="JSON dict of model hyperparameters, or a path to a JSON file. "
+                           "Repeatable, applied in order (a later key wins), e.g. "
+                           "--hparams configs/small_corpus.json --hparams "
+                           "'{\"num_train_steps\": 20}'.")
 
 
 def add_case_flags(parser: argparse.ArgumentParser) -> None:

@@ -1,8 +1,9 @@
 """Typed hyper-parameter containers with the original's `update()` semantics.
 
 Every config in the project is a dataclass deriving from `HParams`. Overrides
-come from a dict, a JSON string or a JSON file, or several applied in order; an unknown key or a value of the
-wrong type raises `ConfigError` naming the key, before any model is built.
+come from a dict, a JSON string or a JSON file, or several applied in order;
+an unknown key or a value of the wrong type raises `ConfigError` naming the
+key, before any model is built. `electra_tf.config.help` lists the hparams.
 """
 
 import dataclasses

@@ -14,7 +14,7 @@ binary (e.g. a stray archive), with a counted warning. Lines are split on
 import dataclasses
 import os
 import re
-from typing import Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from electra_tf.errors import UserError
 
@@ -173,3 +173,31 @@ def remove_temp_shards(output_dir: str) -> None:
     for name in os.listdir(output_dir):
       if _TEMP_SHARD.fullmatch(name):
         os.remove(os.path.join(output_dir, name))
+
+
+def final_shard_names(jobs: Sequence[Tuple[Dict[str, str], int]],
+                      output_dir: str) -> Dict[str, Optional[str]]:
+  """{temporary shard: final path, or None for an empty shard (not written)}.
+
+  Args:
+    jobs: per job, ({temporary shard: planned final path} in shard order, the
+      number of its shards that got examples: round-robin fills the first ones).
+    output_dir: where the shards go.
+
+  With every shard filled the names are the planned ones; otherwise the k
+  filled shards are renumbered `pretrain_data.tfrecord-{0..k-1}-of-{k}` in
+  the order of their planned index: the original's names for k shards.
+  """
+  planned = {temp: final for shards, _ in jobs for temp, final in shards.items()}
+  filled, names = [], {}
+  for shards, nonempty in jobs:
+    temps = list(shards)
+    filled += temps[:nonempty]
+    names.update({temp: None for temp in temps[nonempty:]})
+  if not names:
+    return planned
+  filled.sort(key=lambda temp: int(re.search(r"-(\d+)-of-\d+$", planned[temp]).group(1)))
+  for index, temp in enumerate(filled):
+    names[temp] = os.path.join(output_dir, SHARD_FORMAT.format(index=index,
+                                                               num_shards=len(filled)))
+  return names

@@ -455,8 +455,17 @@ def build(options: BuildOptions, inputs: Sequence[str],
         f"{len(stats.skipped_files)} skipped{' (' + skipped + ')' if skipped else ''}, "
         f"{stats.files_without_tokens} without text. Check the corpus and the "
         "vocab/lower-casing flags")
-  for result in results:
-    for temp_path, final_path in result.shards.items():
+  final_names = corpus.final_shard_names(
+      [(r.shards, r.stats.nonempty_shards) for r in results], options.output_dir)
+  filled = len([final for final in final_names.values() if final is not None])
+  if filled < stats.shards:
+    log(f"{stats.examples:,} examples fill {filled} of the {stats.shards} shards: writing "
+        f"{filled} ({corpus.SHARD_FORMAT.format(index='*', num_shards=filled)})")
+  stats.shards = stats.nonempty_shards = filled
+  for temp_path, final_path in final_names.items():
+    if final_path is None:
+      os.remove(temp_path)
+    else:
       os.replace(temp_path, final_path)
   fileio.write_json(
       os.path.join(options.output_dir, corpus.BUILD_INFO_FILE),
@@ -469,12 +478,10 @@ def build(options: BuildOptions, inputs: Sequence[str],
   return stats
 
 
-def print_summary(stats: BuildStats, options: BuildOptions,
-                  wall_seconds: float) -> None:
+def print_summary(stats: BuildStats, options: BuildOptions, wall_seconds: float) -> None:
   slots = stats.examples * options.max_seq_length
   seconds = stats.seconds
-  log(f"Done: {stats.examples:,} examples in {stats.shards} shards "
-      f"({stats.nonempty_shards} non-empty) in {options.output_dir}")
+  log(f"Done: {stats.examples:,} examples in {stats.shards} shards in {options.output_dir}")
   log(f"  from {stats.files} files ({stats.files_without_tokens} without text; "
       f"{len(stats.skipped_files)} input(s) skipped), {stats.documents:,} documents, "
       f"{stats.lines:,} lines, {stats.bytes_read / 1e6:.2f} MB")
@@ -490,7 +497,3 @@ def print_summary(stats: BuildStats, options: BuildOptions,
       f"{stats.bytes_read / seconds / 1e6:.2f} MB/s "
       f"({format_count(stats.text_tokens / max(stats.cpu_seconds, 1e-9))} tokens "
       "per CPU second)")
-  if stats.nonempty_shards < stats.shards:
-    log(f"  note: {stats.shards - stats.nonempty_shards} shards are empty (fewer "
-        "examples than shards); a smaller --num-out-files avoids starving the "
-        "input pipeline")

@@ -15,11 +15,15 @@ with write_test_outputs, test predictions to DATA_DIR/models/MODEL/test_predicti
 from typing import Optional, Sequence
 
 from electra_tf import cli
+from electra_tf.config.help import format_hparam_help
 from electra_tf.config.hparams import parse_hparams
 
 
 def build_arg_parser():
-  parser = cli.new_parser(__doc__)
+  from finetune.config import FinetuningConfig  # pylint: disable=import-outside-toplevel
+  epilog = ("hparams (--hparams JSON keys), grouped as the original's configure_finetuning.py, "
+            "with their defaults:\n\n" + format_hparam_help(FinetuningConfig))
+  parser = cli.new_parser(__doc__, epilog)
   cli.add_run_flags(parser, "The name of the model being fine-tuned.")
   return parser
 

@@ -1,24 +1,37 @@
 """Pre-trains (or evaluates) an ELECTRA model: the original's command line.
 
   python run_pretraining.py --data-dir DATA_DIR --model-name MODEL \\
-      [--hparams '{"model_size": "small", ...}' | --hparams hparams.json]
+      [--hparams '{"model_size": "small", ...}' | --hparams hparams.json ...]
 
-Reads DATA_DIR/pretrain_tfrecords/ and DATA_DIR/vocab.txt; writes checkpoints,
-the resolved config and TensorBoard logs to DATA_DIR/models/MODEL/ and eval
-results to DATA_DIR/models/MODEL/results/unsup_results.txt. Rerunning the same
-command resumes from the latest checkpoint.
+Rerunning the same command resumes from the latest checkpoint. The hparams
+and their defaults are listed below the flags.
 """
 
 import shutil
 from typing import Optional, Sequence
 
 from electra_tf import cli
+from electra_tf.config.help import format_hparam_help
 from electra_tf.config.hparams import parse_hparams
 from electra_tf.config.pretraining import PretrainingConfig
 
+DATA_DIR_LAYOUT = """\
+data-dir layout (as the original's):
+  DATA_DIR/vocab.txt                           the WordPiece vocab (build_vocab.py, or Google's)
+  DATA_DIR/pretrain_tfrecords/pretrain_data.tfrecord-*-of-*
+                                               the input (build_pretraining_dataset.py)
+  DATA_DIR/models/MODEL/                       checkpoints, pretrain_config.json (the resolved
+                                               config), TensorBoard logs
+  DATA_DIR/models/MODEL/results/unsup_results.{txt,pkl}
+                                               eval results
+"""
+
 
 def build_arg_parser():
-  parser = cli.new_parser(__doc__)
+  epilog = (DATA_DIR_LAYOUT + "\nhparams (--hparams JSON keys), grouped as the original's "
+            "configure_pretraining.py, with their defaults:\n\n"
+            + format_hparam_help(PretrainingConfig))
+  parser = cli.new_parser(__doc__, epilog)
   cli.add_run_flags(parser, "The name of the model being pre-trained; checkpoints go to "
                             "DATA_DIR/models/MODEL_NAME.")
   return parser

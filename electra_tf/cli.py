@@ -8,11 +8,18 @@
   exist) is one `error: <message>` line on stderr and exit status 2, before
   any heavy work where the inputs allow it (`run_main`); anything else keeps
   its traceback.
+- On a machine without an NVIDIA driver, TensorFlow's start-up prints no
+  CUDA error line (`quiet_cpu_only_startup`, installed by `electra_cli`).
 """
 
 import argparse
+import ctypes.util
+import importlib.abc
+import importlib.util
 import logging
+import os
 import sys
+import tempfile
 from typing import Callable, Optional, Sequence
 
 from electra_tf.errors import UserError
@@ -45,8 +52,11 @@ def add_run_flags(parser: argparse.ArgumentParser, model_name_help: str) -> None
   parser.add_argument("--data-dir", required=True,
                       help="Location of data files (model weights, etc).")
   parser.add_argument("--model-name", required=True, help=model_name_help)
-  parser.add_argument("--hparams", default="{}",
-                      help="JSON dict of model hyperparameters, or a path to a JSON file.")
+  parser.add_argument("--hparams", action="append", default=[],
+                      help="JSON dict of model hyperparameters, or a path to a JSON file. "
+                           "Repeatable, applied in order (a later key wins), e.g. "
+                           "--hparams configs/small_corpus.json --hparams "
+                           "'{\"num_train_steps\": 20}'.")
 
 
 def add_case_flags(parser: argparse.ArgumentParser) -> None:
@@ -89,3 +99,68 @@ def run_main(main: Callable[[Optional[Sequence[str]]], Optional[int]],
   except (UserError, FileNotFoundError) as e:
     return report_user_error(e)
   return 0 if status is None else status
+
+
+# TensorFlow's C++ start-up lines that only say "there is no GPU here". They
+# are at ERROR level, so TF_CPP_MIN_LOG_LEVEL=2 keeps them, and 3 would hide
+# every real C++ error too.
+CPU_ONLY_NOISE = ("failed call to cuInit", "Unable to register cuDNN factory",
+                  "Unable to register cuFFT factory", "Unable to register cuBLAS factory")
+
+
+def has_nvidia_driver() -> bool:
+  """True when an NVIDIA driver is installed (then CUDA errors are real news)."""
+  return (os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidiactl")
+          or ctypes.util.find_library("cuda") is not None)
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+  """Imports `tensorflow` and initialises its devices with file descriptor 2
+  sent to a temporary file, then replays every captured line but the
+  CPU-only noise. Only that bounded start-up is captured: later output goes
+  to stderr directly."""
+
+  def __init__(self):
+    self._real_loader = None
+
+  def find_spec(self, fullname, path=None, target=None):
+    if fullname != "tensorflow":
+      return None
+    sys.meta_path.remove(self)  # one use: find the real module, then step aside
+    spec = importlib.util.find_spec(fullname)
+    if spec is None or spec.loader is None:
+      return spec
+    self._real_loader = spec.loader
+    spec.loader = self
+    return spec
+
+  def create_module(self, spec):
+    return self._real_loader.create_module(spec)
+
+  def exec_module(self, module):
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+      os.dup2(captured.fileno(), 2)
+      try:
+        self._real_loader.exec_module(module)
+        module.config.list_physical_devices()  # the platform init that logs cuInit
+      finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        captured.seek(0)
+        kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(True)
+                if not any(noise in line for noise in CPU_ONLY_NOISE)]
+        sys.stderr.write("".join(kept))
+        sys.stderr.flush()
+
+
+def quiet_cpu_only_startup() -> None:
+  """Drops TensorFlow's "no GPU" error lines (`CPU_ONLY_NOISE`) from its
+  start-up when no NVIDIA driver is installed; a no-op if TensorFlow is
+  already imported or a driver is present."""
+  if "tensorflow" in sys.modules or has_nvidia_driver():
+    return
+  if not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+    sys.meta_path.insert(0, _QuietTensorFlowImport())

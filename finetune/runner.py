@@ -51,6 +51,9 @@ from finetune.task import FinetuningDataError, Task
 
 logger = logging.getLogger(__name__)
 
+# Weights of a pre-training checkpoint that fine-tuning does not use.
+PRETRAINING_ONLY_WEIGHTS = ("generator", "discriminator_predictions/", "cloze_predictions/")
+
 Results = Dict[str, Dict[str, float]]  # task -> metric -> value
 
 
@@ -163,7 +166,9 @@ class ModelRunner:
       logger.info("no init_checkpoint: the model starts from random weights")
       return
     report = modeling.load_init_checkpoint(self.model, source)
-    logger.info("initial weights: %s", report.summary())
+    logger.info("initial weights: %s", report.summary(
+        PRETRAINING_ONLY_WEIGHTS, "pre-training's generator and heads; fine-tuning uses "
+        "the discriminator's encoder"))
     encoder_missing = [n for n in report.missing if not n.startswith(TASK_SCOPE + "/")]
     if encoder_missing:
       logger.warning("%d encoder variables are not in %s and keep their random "
@@ -399,6 +404,9 @@ def run_finetuning(config: FinetuningConfig,
   while config.num_trials < 0 or trial <= config.num_trials:
     seed = (config.seed + trial - 1 if config.seed is not None
             else int.from_bytes(os.urandom(4), "little") >> 1)
+    if config.seed is None:
+      logger.info("trial %d: seed %d (drawn, as no seed was given; saved in its "
+                  "finetune_config.json)", trial, seed)
     model_dir = config.trial_model_dir(trial)
     logger.info("=== trial %d/%s: %s", trial,
                 config.num_trials if config.num_trials > 0 else "inf", model_dir)

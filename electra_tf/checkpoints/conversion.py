@@ -21,11 +21,11 @@ from typing import Any, Callable, Mapping, Optional
 import tensorflow as tf
 
 from electra_tf import fileio
-from electra_tf.checkpoints import huggingface, native, original
+from electra_tf.checkpoints import huggingface, huggingface_export, native, original
 from electra_tf.checkpoints.original import CheckpointError, LoadReport
 
 FORMATS = ("original", "electra_tf", "hf")
-OUTPUT_FORMATS = ("original", "electra_tf")
+OUTPUT_FORMATS = ("original", "electra_tf", "hf")
 
 
 def detect_format(path: str) -> str:
@@ -36,12 +36,20 @@ def detect_format(path: str) -> str:
   return "electra_tf" if original.is_object_based(path) else "original"
 
 
-
 # --- the conversion ----------------------------------------------------------
+
+def check_output_dir(output_dir: str, overwrite: bool) -> None:
+  """Raises CheckpointError for a non-empty `output_dir` unless `overwrite`."""
+  if (tf.io.gfile.exists(output_dir) and tf.io.gfile.listdir(output_dir)
+      and not overwrite):
+    raise CheckpointError(f"output directory {output_dir!r} is not empty; choose another "
+                          "or pass --overwrite")
+
 
 def convert(input_path: str, output_dir: str, to: str, *, source_format: Optional[str] = None,
             generator_path: Optional[str] = None, hparams: Optional[Mapping[str, Any]] = None,
             global_step: Optional[int] = None, overwrite: bool = False,
+            vocab_file: Optional[str] = None,
             log: Callable[[str], None] = print) -> str:
   """Converts a checkpoint into `output_dir`, written whole or not at all.
 
@@ -49,7 +57,9 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
     input_path: checkpoint prefix or directory, or a Hugging Face directory.
     output_dir: created; must not exist or be empty unless `overwrite`.
     to: "original" (name-based TF1, `model.ckpt[-<step>]` plus a `checkpoint`
-      state file) or "electra_tf".
+      state file), "electra_tf", or "hf" (Hugging Face directories:
+      `discriminator/` and `generator/` for a pre-training model, the output
+      directory itself for one network; `huggingface_export`).
     source_format: one of FORMATS; None detects it.
     generator_path: a Hugging Face generator directory to pair with the
       discriminator at `input_path` (gives a PretrainingModel).
@@ -58,10 +68,12 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
       without `model_spec.json`.
     global_step: written to the output; default: the source's, if any.
     overwrite: replace a non-empty `output_dir`.
+    vocab_file: the vocabulary to ship with an "hf" output; default: the
+      `vocab.txt` beside the input, or the pre-training run's `vocab_file`.
     log: receives progress lines.
 
   Returns:
-    The output checkpoint prefix.
+    The output checkpoint prefix (for "hf", the output directory).
   """
   if to not in OUTPUT_FORMATS:
     raise ValueError(f"--to must be one of {OUTPUT_FORMATS}, got {to!r}")
@@ -69,10 +81,7 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
     raise ValueError(f"--from must be one of {FORMATS}, got {source_format!r}")
   if not tf.io.gfile.exists(input_path) and not tf.io.gfile.exists(input_path + ".index"):
     raise CheckpointError(f"input {input_path!r} does not exist")
-  if (tf.io.gfile.exists(output_dir) and tf.io.gfile.listdir(output_dir)
-      and not overwrite):
-    raise CheckpointError(f"output directory {output_dir!r} is not empty; choose another "
-                          "or pass --overwrite")
+  check_output_dir(output_dir, overwrite)
   source_format = source_format or detect_format(input_path)
   if generator_path is not None and source_format != "hf":
     raise CheckpointError("a generator directory is only for Hugging Face sources")
@@ -89,9 +98,11 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
                             "drop hparams")
     loaded = native.load_hf(input_path, generator_path)
   else:
-    loaded = native.load_electra_tf(input_path, hparams)
+    loaded = native.load_electra_tf(input_path, hparams or run_hparams(input_path))
   if loaded.report is not None:
     log(loaded.report.summary())
+  if to == "hf":
+    return _write_hf(loaded.model, input_path, output_dir, vocab_file, log)
   step = global_step if global_step is not None else loaded.global_step
 
   with fileio.atomic_directory(output_dir) as tmp:
@@ -108,6 +119,37 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
   prefix = os.path.join(output_dir, prefix)
   log(f"wrote {to} checkpoint {prefix}" + (f" (global_step {step})" if step is not None else ""))
   return prefix
+
+
+def _write_hf(model, input_path: str, output_dir: str, vocab_file: Optional[str],
+              log: Callable[[str], None]) -> str:
+  networks = huggingface_export.model_networks(model)
+  run_config = _run_config(input_path) or {}
+  vocab_file = huggingface_export.check_vocab(
+      vocab_file or _vocab_beside(input_path) or run_config.get("vocab_file"),
+      networks[0]["config"]["vocab_size"])
+  huggingface_export.export_networks(output_dir, networks, vocab_file,
+                                     run_config.get("do_lower_case", True), log)
+  return output_dir
+
+
+def _run_config(path: str) -> Optional[dict]:
+  """The `pretrain_config.json` of the run whose checkpoint is `path`, if any."""
+  directory = path if tf.io.gfile.isdir(path) else os.path.dirname(path)
+  run_config = os.path.join(directory, fileio.PRETRAIN_CONFIG_FILE)
+  if not tf.io.gfile.exists(run_config):
+    return None
+  return fileio.read_json_object(run_config, CheckpointError)
+
+
+def run_hparams(path: str) -> Optional[dict]:
+  """The architecture hparams of a `run_pretraining.py` model dir without
+  `model_spec.json` (None otherwise): what rebuilds its checkpoints."""
+  directory = path if tf.io.gfile.isdir(path) else os.path.dirname(path)
+  saved = _run_config(path)
+  if saved is None or tf.io.gfile.exists(os.path.join(directory, fileio.MODEL_SPEC_FILE)):
+    return None
+  return {k: saved[k] for k in native.ARCHITECTURE_HPARAMS if k in saved}
 
 
 def _vocab_beside(input_path: str) -> Optional[str]:
@@ -153,14 +195,7 @@ def load_weights(variables: Mapping[str, tf.Variable], path: str, *,
   if source_format == "original":
     return original.load_original_checkpoint(variables, path, allow_missing=allow_missing)
   prefix = original.resolve_checkpoint(path)
-  hparams = None
-  directory = os.path.dirname(prefix)
-  run_config = os.path.join(directory, fileio.PRETRAIN_CONFIG_FILE)
-  if (not tf.io.gfile.exists(os.path.join(directory, fileio.MODEL_SPEC_FILE))
-      and tf.io.gfile.exists(run_config)):
-    saved = fileio.read_json_object(run_config, CheckpointError)
-    hparams = {k: saved[k] for k in native.ARCHITECTURE_HPARAMS if k in saved}
-  loaded = native.load_electra_tf(prefix, hparams)
+  loaded = native.load_electra_tf(prefix, run_hparams(prefix))
   source = {name: variable.numpy() for name, variable in loaded.model.named_variables().items()}
   return original.assign_named_weights(
       variables, {name: array.shape for name, array in source.items()}, source.__getitem__,

@@ -66,12 +66,23 @@ class LoadReport:
   ignored: List[str] = dataclasses.field(default_factory=list)
   global_step: Optional[int] = None
 
-  def summary(self) -> str:
-    """A few human-readable lines: counts, with the first names of each list."""
+  def summary(self, expected_unused: Sequence[str] = (), expected_reason: str = "") -> str:
+    """A few human-readable lines: counts, with the first names of each list.
+
+    Args:
+      expected_unused: name prefixes of checkpoint weights the caller does not
+        need (e.g. the generator when fine-tuning); those are one line saying
+        so, apart from truly unexpected ones.
+      expected_reason: what that line says they are.
+    """
     lines = [f"loaded {len(self.loaded)} variables from {self.source}"
              + (f" (global_step {self.global_step})" if self.global_step is not None else "")]
-    for label, names in (("missing from the checkpoint (left as they were)", self.missing),
-                         ("unexpected in the checkpoint (not loaded)", self.unexpected),
+    prefixes = tuple(expected_unused)
+    unused = [n for n in self.unexpected if prefixes and n.startswith(prefixes)]
+    unexpected = [n for n in self.unexpected if not (prefixes and n.startswith(prefixes))]
+    for label, names in ((f"not loaded, as expected ({expected_reason})", unused),
+                         ("missing from the checkpoint (left as they were)", self.missing),
+                         ("unexpected in the checkpoint (not loaded)", unexpected),
                          ("ignored (buffers and tied copies)", self.ignored)):
       if names:
         lines.append(f"{len(names)} {label}: {_first(names)}")

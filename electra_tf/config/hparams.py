@@ -1,8 +1,9 @@
 """Typed hyper-parameter containers with the original's `update()` semantics.
 
 Every config in the project is a dataclass deriving from `HParams`. Overrides
-come from a dict, a JSON string or a JSON file; an unknown key or a value of the
-wrong type raises `ConfigError` naming the key, before any model is built.
+come from a dict, a JSON string or a JSON file, or several applied in order;
+an unknown key or a value of the wrong type raises `ConfigError` naming the
+key, before any model is built. `electra_tf.config.help` lists the hparams.
 """
 
 import dataclasses
@@ -10,7 +11,7 @@ import difflib
 import json
 import os
 import typing
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping, Sequence, Union
 
 from electra_tf import fileio
 from electra_tf.errors import UserError
@@ -20,20 +21,28 @@ class ConfigError(UserError, ValueError):
   """An invalid hyper-parameter: unknown key, wrong type or impossible value."""
 
 
-def parse_hparams(hparams: Union[None, str, Mapping[str, Any]]) -> Dict[str, Any]:
-  """Reads `--hparams` as the original does: a JSON string or a JSON file path.
+def parse_hparams(hparams: Union[None, str, Mapping[str, Any], Sequence[Any]]) -> Dict[str, Any]:
+  """Reads `--hparams` as the original does, a JSON object string or a JSON
+  file path, or several of them (a repeated flag) applied in order.
 
   Args:
-    hparams: None, a dict, a JSON object string, or a path to a `.json` file.
+    hparams: None, a dict, a JSON object string, a path to a `.json` file, or
+      a list of these; for a list, a later value replaces an earlier one key
+      by key (e.g. `["configs/small_corpus.json", '{"num_train_steps": 20}']`).
 
   Returns:
     A new dict of overrides.
   """
+  if isinstance(hparams, (list, tuple)):
+    merged: Dict[str, Any] = {}
+    for value in hparams:
+      merged.update(parse_hparams(value))
+    return merged
   if hparams is None or hparams == "":
     return {}
   if isinstance(hparams, Mapping):
     return dict(hparams)
-  text = hparams
+  text, source = hparams, "--hparams"
   if not hparams.lstrip().startswith("{"):
     if not os.path.exists(hparams):
       raise ConfigError(
@@ -41,12 +50,13 @@ def parse_hparams(hparams: Union[None, str, Mapping[str, Any]]) -> Dict[str, Any
           "JSON file; pass e.g. '{\"model_size\": \"small\"}' or a path.")
     with open(hparams) as f:
       text = f.read()
+    source = f"--hparams file {hparams}"
   try:
     parsed = json.loads(text)
   except json.JSONDecodeError as e:
-    raise ConfigError(f"--hparams is not valid JSON ({e}): {text[:200]!r}") from e
+    raise ConfigError(f"{source} is not valid JSON ({e}): {text[:200]!r}") from e
   if not isinstance(parsed, dict):
-    raise ConfigError(f"--hparams must be a JSON object, got {type(parsed).__name__}")
+    raise ConfigError(f"{source} must be a JSON object, got {type(parsed).__name__}")
   return parsed
 
 

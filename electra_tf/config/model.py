@@ -88,11 +88,13 @@ class TransformerConfig(HParams):
 class EncoderSizeConfig(HParams):
   """The original's hparams that size the encoder, shared by pre-training and
   fine-tuning (`get_bert_config` reads them, with `debug`)."""
-  model_size: str = "small"
+  # model settings
+  model_size: str = "small"  #: small, base or large (the paper's dims); tiny for CPU tests
+  #: BertConfig fields to override, e.g. {"hidden_size": 512, "num_hidden_layers": 6}
   model_hparam_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
-  embedding_size: Optional[int] = None
-  vocab_size: int = 30522
-  do_lower_case: bool = True
+  embedding_size: Optional[int] = None  #: null = hidden size; small sets 128, tiny 64
+  vocab_size: int = 30522  #: number of lines of the vocab file
+  do_lower_case: bool = True  #: lower-case (and strip accents) before WordPiece
 
   def update(self, overrides) -> None:
     overrides = dict(overrides)

@@ -31,64 +31,66 @@ class PretrainingConfig(EncoderSizeConfig, RuntimeConfig):
   Fields after `max_predictions_per_seq` are electra-tf extensions (not in the
   original); their defaults reproduce the original's behaviour.
   """
-  model_name: str = ""
-  data_dir: str = ""
-  debug: bool = False
-  do_train: bool = True
-  do_eval: bool = False
+  # general
+  model_name: str = ""  #: set by --model-name
+  data_dir: str = ""  #: set by --data-dir
+  debug: bool = False  #: debug mode: batch 8, 20 steps, a tiny model
+  do_train: bool = True  #: pre-train the model
+  do_eval: bool = False  #: evaluate the latest checkpoint instead
   # loss functions
-  electra_objective: bool = True
-  electric_objective: bool = False
-  gen_weight: float = 1.0
-  disc_weight: float = 50.0
-  mask_prob: float = 0.15
+  electra_objective: bool = True  #: ELECTRA's replaced-token detection (false: BERT's MLM)
+  electric_objective: bool = False  #: Electric's cloze objective (two-tower generator)
+  gen_weight: float = 1.0  #: weight of the generator's MLM loss
+  disc_weight: float = 50.0  #: weight of the discriminator's loss
+  mask_prob: float = 0.15  #: fraction of tokens masked
   # optimization
-  learning_rate: float = 5e-4
-  lr_decay_power: float = 1.0
-  weight_decay_rate: float = 0.01
-  num_warmup_steps: int = 10000
+  learning_rate: float = 5e-4  #: peak learning rate (after warm-up)
+  lr_decay_power: float = 1.0  #: polynomial decay power (1 = linear to zero)
+  weight_decay_rate: float = 0.01  #: AdamW weight decay
+  num_warmup_steps: int = 10000  #: linear warm-up steps
   # training
-  iterations_per_loop: int = 200
-  save_checkpoints_steps: int = 1000
-  num_train_steps: int = 1000000
-  num_eval_steps: int = 100
-  keep_checkpoint_max: Optional[int] = 5
-  # generator
-  uniform_generator: bool = False
-  two_tower_generator: bool = False
-  untied_generator_embeddings: bool = False
-  untied_generator: bool = True
-  generator_layers: float = 1.0
-  generator_hidden_size: float = 0.25
-  disallow_correct: bool = False
-  temperature: float = 1.0
-  # sizes
-  max_seq_length: int = 128
-  train_batch_size: int = 128
-  eval_batch_size: int = 128
-  # paths (None = derived from data_dir and model_name)
+  iterations_per_loop: int = 200  #: steps per loop: one log line per loop
+  save_checkpoints_steps: int = 1000  #: checkpoint every this many steps
+  num_train_steps: int = 1000000  #: total training steps
+  num_eval_steps: int = 100  #: eval batches per evaluation
+  keep_checkpoint_max: Optional[int] = 5  #: checkpoints kept (null: all)
+  # generator settings
+  uniform_generator: bool = False  #: replace tokens uniformly at random (no generator)
+  two_tower_generator: bool = False  #: two unidirectional towers (Electric)
+  untied_generator_embeddings: bool = False  #: the generator has its own embeddings
+  untied_generator: bool = True  #: a separate (smaller) generator transformer
+  generator_layers: float = 1.0  #: generator depth as a fraction of the discriminator's
+  generator_hidden_size: float = 0.25  #: generator width as a fraction of the discriminator's
+  disallow_correct: bool = False  #: never sample the original token
+  temperature: float = 1.0  #: sampling temperature of the generator
+  # batch sizes
+  max_seq_length: int = 128  #: tokens per example; must match the TFRecords
+  train_batch_size: int = 128  #: global training batch size
+  eval_batch_size: int = 128  #: global eval batch size
+  # default locations of the data files (null = derived from data_dir and model_name)
+  #: TFRecords glob(s), comma-separated; null = DATA_DIR/pretrain_tfrecords/pretrain_data.tfrecord*
   pretrain_tfrecords: Optional[str] = None
-  vocab_file: Optional[str] = None
-  model_dir: Optional[str] = None
-  results_txt: Optional[str] = None
-  results_pkl: Optional[str] = None
+  vocab_file: Optional[str] = None  #: null = DATA_DIR/vocab.txt
+  model_dir: Optional[str] = None  #: null = DATA_DIR/models/MODEL_NAME
+  results_txt: Optional[str] = None  #: null = MODEL_DIR/results/unsup_results.txt
+  results_pkl: Optional[str] = None  #: null = MODEL_DIR/results/unsup_results.pkl
   # derived, never user-set (see create())
-  max_predictions_per_seq: int = 0
+  max_predictions_per_seq: int = 0  #: derived: int((mask_prob + 0.005) * max_seq_length)
   # --- electra-tf extensions -------------------------------------------------
-  # True reproduces the original: masked positions are drawn with replacement
-  # and a position drawn twice gets the floor-average of its sampled ids
-  # (issue #41). False draws positions without replacement (the maintainers'
-  # suggested fix).
+  #: True reproduces the original: masked positions are drawn with replacement
+  #: and a position drawn twice gets the floor-average of its sampled ids
+  #: (issue #41). False draws positions without replacement (the maintainers'
+  #: suggested fix).
   mask_positions_with_replacement: bool = True
-  # Split each step's batch into this many micro-batches whose gradients are
-  # summed before one update: train_batch_size stays the examples per update.
+  #: Split each step's batch into this many micro-batches whose gradients are
+  #: summed before one update: train_batch_size stays the examples per update.
   gradient_accumulation_steps: int = 1
-  # Seed for masking, sampling and shuffling; None = drawn once and recorded
-  # in the saved config, so a resumed run replays the same randomness.
+  #: Seed for masking, sampling and shuffling; null = drawn once and recorded
+  #: in the saved config, so a resumed run replays the same randomness.
   seed: Optional[int] = None
-  # Warm-start weights (ours, the original's TF1 format or a Hugging Face
-  # directory) when model_dir has no checkpoint yet; optimizer slots start at
-  # zero (the original could not: its issues #25, #45, #97, #103).
+  #: Warm-start weights (ours, the original's TF1 format or a Hugging Face
+  #: directory) when model_dir has no checkpoint yet; optimizer slots start at
+  #: zero (the original could not: its issues #25, #45, #97, #103).
   init_checkpoint: Optional[str] = None
 
   DERIVED = ("max_predictions_per_seq",)

@@ -18,23 +18,23 @@ MIXED_PRECISION_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 @dataclasses.dataclass
 class RuntimeConfig(HParams):
   """Devices, precision and compilation of a run."""
-  # TPU (the original's hparams)
-  use_tpu: bool = False
-  num_tpu_cores: int = 1
-  tpu_job_name: Optional[str] = None
-  tpu_name: Optional[str] = None
-  tpu_zone: Optional[str] = None
-  gcp_project: Optional[str] = None
-  # --- electra-tf extensions -------------------------------------------------
-  # "default" (one device), "mirrored" (local GPUs, or `devices`),
-  # "multi_worker_mirrored" (machines from TF_CONFIG) or "tpu" (also implied by
-  # use_tpu, with tpu_name/tpu_zone/gcp_project).
+  # TPU settings
+  use_tpu: bool = False  #: train on a TPU (TPUStrategy)
+  num_tpu_cores: int = 1  #: TPU cores (8 for a v3-8)
+  tpu_job_name: Optional[str] = None  #: TPU worker job name (usually null)
+  tpu_name: Optional[str] = None  #: the Cloud TPU to use
+  tpu_zone: Optional[str] = None  #: GCE zone of the TPU (null: detected)
+  gcp_project: Optional[str] = None  #: GCP project of the TPU (null: detected)
+  # --- electra-tf extensions: devices ----------------------------------------
+  #: "default" (one device), "mirrored" (local GPUs, or `devices`),
+  #: "multi_worker_mirrored" (machines from TF_CONFIG) or "tpu" (also implied by
+  #: use_tpu, with tpu_name/tpu_zone/gcp_project).
   distribution_strategy: str = "default"
-  devices: Optional[List[str]] = None
-  # "float32", "mixed_bfloat16" (TPU, CPU) or "mixed_float16" (GPU, dynamic
-  # loss scaling); losses are always computed in float32.
+  devices: Optional[List[str]] = None  #: devices for "mirrored", e.g. ["/gpu:0", "/gpu:1"]
+  #: "float32", "mixed_bfloat16" (TPU, CPU) or "mixed_float16" (GPU, dynamic
+  #: loss scaling); losses are always computed in float32.
   mixed_precision: str = "float32"
-  # XLA-compile the forward/backward pass; None = on for GPU/TPU, off on CPU.
+  #: XLA-compile the forward/backward pass; null = on for GPU/TPU, off on CPU.
   jit_compile: Optional[bool] = None
 
   @property

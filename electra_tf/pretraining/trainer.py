@@ -113,6 +113,8 @@ class Pretrainer:
     self.special_ids = SpecialTokenIds.from_vocab_file(config.vocab_file)
     if config.seed is None:
       config.seed = int.from_bytes(os.urandom(4), "little") >> 1
+      logger.info("seed %d (drawn, as no seed was given; saved in %s)", config.seed,
+                  fileio.PRETRAIN_CONFIG_FILE)
     with distribution.precision_policy(config.mixed_precision), self.strategy.scope():
       self.model = PretrainingModel(config, self.special_ids)
       self.model.build_variables()

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+import tensorflow as tf
 
 from data_prep import pretraining_dataset as bpd
 from data_prep.corpus import DataPrepError
@@ -348,3 +349,24 @@ def test_killed_build_leaves_only_temporary_shards(tmp_path):
   assert run_main(tmp_path, corpus_dir, output_dir=output_dir) == 0
   assert shards.temp_shards(output_dir) == []
   assert shards.read_shards(output_dir)
+
+
+@pytest.mark.parametrize("num_processes", [1, 2])
+def test_a_small_corpus_writes_only_the_shards_it_fills(tmp_path, capsys, num_processes):
+  corpus_dir = tmp_path / "corpus"
+  corpus_dir.mkdir()
+  for i in range(4):  # four short documents: one example each
+    (corpus_dir / f"doc{i}.txt").write_text(f"the king said {i} words.\nand then he left.\n")
+  output_dir = tmp_path / "out"
+  stats = bpd.build(options(output_dir, max_seq_length=64, num_out_files=1000,
+                            num_processes=num_processes), files_in(corpus_dir))
+  assert stats.examples == 4 and stats.shards == 4
+  assert shards.final_shards(output_dir) == [
+      f"pretrain_data.tfrecord-{i}-of-4" for i in range(4)]
+  assert shards.temp_shards(output_dir) == []
+  for name in shards.final_shards(output_dir):
+    assert sum(1 for _ in tf.data.TFRecordDataset(str(output_dir / name))) == 1, name
+  said = [line for line in capsys.readouterr().out.splitlines() if "examples fill" in line]
+  assert len(said) == 1
+  assert said[0].endswith("4 examples fill 4 of the 1000 shards: writing 4 "
+                          "(pretrain_data.tfrecord-*-of-4)")

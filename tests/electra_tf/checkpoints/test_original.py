@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf.checkpoints.original import (CheckpointError, list_original_checkpoint,
+from electra_tf.checkpoints.original import (CheckpointError, LoadReport, list_original_checkpoint,
                                              load_original_checkpoint, resolve_checkpoint,
                                              save_original_checkpoint)
 from electra_tf.config.pretraining import PretrainingConfig
@@ -265,3 +265,17 @@ def test_base_weights_into_a_small_model_are_refused(tmp_path):
                                             r"\[768, 768\]"):
     load_original_checkpoint(model.named_variables(), prefix)
   assert_unchanged(model, before)
+
+
+def test_summary_puts_expected_unused_weights_on_one_line():
+  report = LoadReport(
+      source="ckpt", loaded=["electra/a"], missing=["task_specific/sst/dense/bias"],
+      unexpected=["generator/encoder/layer_0/x", "generator_predictions/output_bias",
+                  "discriminator_predictions/dense/bias", "other/w"], optimizer_slots=[])
+  lines = report.summary(("generator", "discriminator_predictions/"), "pre-training only")
+  assert lines.splitlines()[1] == (
+      "3 not loaded, as expected (pre-training only): generator/encoder/layer_0/x, "
+      "generator_predictions/output_bias, discriminator_predictions/dense/bias")
+  assert "1 unexpected in the checkpoint (not loaded): other/w" in lines
+  assert "as expected" not in report.summary()
+  assert "4 unexpected in the checkpoint" in report.summary()

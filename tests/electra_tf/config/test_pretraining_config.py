@@ -131,6 +131,24 @@ def test_parse_hparams_from_string_and_file(tmp_path):
     parse_hparams(str(tmp_path / "missing.json"))
 
 
+def test_repeated_hparams_flags_apply_in_order(tmp_path):
+  from electra_cli import run_finetuning, run_pretraining  # pylint: disable=import-outside-toplevel
+  recipe = tmp_path / "recipe.json"
+  recipe.write_text(json.dumps({"model_size": "tiny", "num_train_steps": 500,
+                                "learning_rate": 1e-3}))
+  argv = ["--data-dir", "/data", "--model-name", "m", "--hparams", str(recipe),
+          "--hparams", '{"num_train_steps": 20}', "--hparams", '{"learning_rate": 2e-3}']
+  args = run_pretraining.build_arg_parser().parse_args(argv)
+  config = create(**parse_hparams(args.hparams))
+  assert (config.model_size, config.num_train_steps, config.learning_rate) == ("tiny", 20, 2e-3)
+  assert parse_hparams(run_finetuning.build_arg_parser().parse_args(argv).hparams) == {
+      "model_size": "tiny", "num_train_steps": 20, "learning_rate": 2e-3}
+  assert parse_hparams(run_pretraining.build_arg_parser().parse_args(argv[:4]).hparams) == {}
+  recipe.write_text("[1]")
+  with pytest.raises(ConfigError, match=f"--hparams file {recipe} must be a JSON object"):
+    parse_hparams([str(recipe), "{}"])
+
+
 def test_resolved_config_round_trips_through_json(tmp_path):
   c = create(model_size="tiny", mask_prob=0.2)
   path = tmp_path / "config.json"

@@ -357,6 +357,17 @@ def results_table(results: Sequence[Results]) -> str:
                    for row in rows)
 
 
+def _restore_task_files(config: FinetuningConfig, tasks: Sequence[Task]) -> None:
+  """Evaluating a fine-tuned model: its tasks' own files (e.g. a tagging label
+  mapping) come from its directory, so the data are read as the model was trained."""
+  source = (config.trial_model_dir(1) if checkpoints_in(config.trial_model_dir(1))
+            else config.init_checkpoint)
+  if source and modeling.is_finetuned_dir(source):
+    directory = source if tf.io.gfile.isdir(source) else os.path.dirname(source)
+    for task in tasks:
+      task.load_from_model_dir(directory)
+
+
 def prepare_run(config: FinetuningConfig):
   """Every check and all featurisation, before any model: (tasks, preprocessor, data).
 
@@ -376,6 +387,8 @@ def prepare_run(config: FinetuningConfig):
           f"do_train is false but there is nothing to evaluate: no checkpoint in "
           f"{config.trial_model_dir(1)} and no init_checkpoint; point init_checkpoint at "
           "a fine-tuned model directory")
+  if not config.do_train:
+    _restore_task_files(config, tasks)
   preprocessor = Preprocessor(config, tasks)
   data = prepare_data(config, tasks, preprocessor)
   if config.do_train and num_train_steps(data.train.num_records, config) <= 0:

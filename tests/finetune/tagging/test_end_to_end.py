@@ -195,6 +195,18 @@ def test_conll2000_sentences_default_task_cli_and_bad_tag(tmp_path, conll2000_te
   assert [s.words for s in sentences] == [s.words for s in reader.read_conll(
       str(task_dir / "test.txt"))]
   assert all(len(columns) == 4 for s in sentences for columns in s.columns)
+  results = tmp_path / "models" / "m" / "results" / "chunk_results.txt"
+  trained = results.read_text()
+  # Evaluating the fine-tuned model again (do_train false) reads the data with
+  # its label mapping: the same scores, and a label it never saw is named.
+  evaluate = {**TINY_HPARAMS, "do_train": False, "write_test_outputs": False}
+  assert run_cli(tmp_path, evaluate) == 0
+  assert results.read_text() == trained
+  with open(task_dir / "dev.txt", "a", encoding="utf-8") as f:
+    f.write("\nquickly RB B-ADVP\n")
+  assert run_cli(tmp_path, evaluate) == 2
+  assert "label 'S-ADVP' is not one of the model's chunk labels" in capsys.readouterr().err
+  (task_dir / "dev.txt").write_text(conll2000_text, encoding="utf-8")
   with open(task_dir / "train.txt", "a", encoding="utf-8") as f:
     f.write("\nword NN NP\n")
   assert run_cli(tmp_path, TINY_HPARAMS) == 2

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from seqeval.metrics.sequence_labeling import get_entities
 
 from finetune.tagging import labels, metrics
 
@@ -142,7 +143,6 @@ def test_scorer_without_a_right_span_reports_zero_and_token_scorer_accuracy():
 
 
 def seqeval_spans(tags):
-  from seqeval.metrics.sequence_labeling import get_entities  # pylint: disable=import-outside-toplevel
   return sorted((start, end, kind) for kind, start, end in get_entities(list(tags)))
 
 

@@ -41,66 +41,69 @@ class FinetuningConfig(EncoderSizeConfig, RuntimeConfig):
   `finetune.registry`, which knows the tasks; `validate()` never changes the
   config.
   """
-  model_name: str = ""
-  data_dir: str = ""
+  model_name: str = ""  #: set by --model-name
+  data_dir: str = ""  #: set by --data-dir
   # general
+  #: debug mode: the first rows of each file, one trial, no feature cache, examples logged
   debug: bool = False
-  log_examples: bool = False
-  num_trials: int = 1
-  do_train: bool = True
-  do_eval: bool = True
-  keep_all_models: bool = True
+  log_examples: bool = False  #: log the first featurised examples of each split
+  num_trials: int = 1  #: independent trials (fresh fine-tunes); -1 runs until stopped
+  do_train: bool = True  #: fine-tune (false: evaluate the trial directory or init_checkpoint)
+  do_eval: bool = True  #: score the dev split(s) after training
+  keep_all_models: bool = True  #: keep every trial's model (false: only the last one)
   # model (and the encoder-size fields of EncoderSizeConfig)
+  #: tasks to fine-tune on together (one head each)
   task_names: List[str] = dataclasses.field(default_factory=lambda: ["chunk"])
   # training
-  learning_rate: float = 1e-4
-  weight_decay_rate: float = 0.01
-  layerwise_lr_decay: float = 0.8
-  num_train_epochs: float = 3.0
-  warmup_proportion: float = 0.1
-  save_checkpoints_steps: int = 1000000
-  iterations_per_loop: int = 1000
-  use_tfrecords_if_existing: bool = True
+  learning_rate: float = 1e-4  #: peak learning rate (after warm-up)
+  weight_decay_rate: float = 0.01  #: AdamW weight decay
+  layerwise_lr_decay: float = 0.8  #: learning-rate factor per layer below the top (0: off)
+  num_train_epochs: float = 3.0  #: passes over the training data
+  warmup_proportion: float = 0.1  #: fraction of the steps spent warming up linearly
+  save_checkpoints_steps: int = 1000000  #: checkpoint every this many steps (and at the end)
+  iterations_per_loop: int = 1000  #: steps per compiled loop
+  use_tfrecords_if_existing: bool = True  #: reuse the feature cache when its key matches
   # writing model outputs to disk
-  write_test_outputs: bool = False
-  n_writes_test: int = 5
+  write_test_outputs: bool = False  #: write test-split predictions (GLUE submission files, ...)
+  n_writes_test: int = 5  #: write test outputs for at most this many trials
   # sizing
-  max_seq_length: int = 128
-  train_batch_size: int = 32
-  eval_batch_size: int = 32
-  predict_batch_size: int = 32
-  double_unordered: bool = True
+  max_seq_length: int = 128  #: tokens per example (QA: per window)
+  train_batch_size: int = 32  #: examples per training step
+  eval_batch_size: int = 32  #: examples per evaluation batch
+  predict_batch_size: int = 32  #: examples per test-prediction batch
+  double_unordered: bool = True  #: train symmetric pair tasks (MRPC, QQP, STS-B) on both orders
   # question answering (for the span tasks)
-  max_query_length: int = 64
-  doc_stride: int = 128
-  n_best_size: int = 20
-  max_answer_length: int = 30
-  answerable_classifier: bool = True
+  max_query_length: int = 64  #: QA: question pieces kept
+  doc_stride: int = 128  #: QA: tokens between the starts of consecutive windows
+  n_best_size: int = 20  #: QA: candidate starts and ends considered when decoding
+  max_answer_length: int = 30  #: QA: longest answer in tokens
+  answerable_classifier: bool = True  #: QA: predict answerability from [CLS] (SQuAD 2.0)
+  #: QA: the answerability classifier also reads the start-weighted hidden state
   answerable_uses_start_logits: bool = True
-  answerable_weight: float = 0.5
-  joint_prediction: bool = True
-  beam_size: int = 20
-  qa_na_threshold: float = -2.75
+  answerable_weight: float = 0.5  #: QA: weight of the answerability loss
+  joint_prediction: bool = True  #: QA: predict the end conditioned on the start (beam over starts)
+  beam_size: int = 20  #: QA: starts kept for the joint end prediction
+  qa_na_threshold: float = -2.75  #: QA: null-odds threshold of the submission file (SQuAD 2.0)
   # paths (derived in create() unless given)
-  vocab_file: Optional[str] = None
+  vocab_file: Optional[str] = None  #: WordPiece vocab (null: <data_dir>/vocab.txt)
+  #: initial weights: ours, original TF1 or Hugging Face (null: the run models/<model_name>)
   init_checkpoint: Optional[str] = None
+  #: where trial models go (null: models/<model_name>/finetuning_models)
   model_dir: Optional[str] = None
+  #: results table (null: models/<model_name>/results/<tasks>_results.txt)
   results_txt: Optional[str] = None
-  results_pkl: Optional[str] = None
+  results_pkl: Optional[str] = None  #: results pickle (null: beside results_txt)
+  #: feature cache (null: models/<model_name>/finetuning_tfrecords/<tasks>_tfrecords)
   preprocessed_data_dir: Optional[str] = None
   # --- electra-tf extensions -------------------------------------------------
-  # Seed of trial 1's initialisation, dropout and shuffling; trial t uses
-  # seed + t - 1. None draws one per trial (recorded in the trial's
-  # finetune_config.json). The original sets no seed.
+  #: seed of trial 1's initialisation, dropout and shuffling; trial t uses
+  #: seed + t - 1 (null: drawn per trial, recorded in its finetune_config.json)
   seed: Optional[int] = None
-  # A TSV row with the wrong number of columns is an error naming the file
-  # and line. True logs and skips such rows, as the original did (e.g. for
-  # old QQP downloads whose questions contain line breaks).
+  #: skip (and count) TSV rows with the wrong number of columns, as the
+  #: original did; false: such a row is an error naming the file and line
   skip_malformed_lines: bool = False
-  # More tagging tasks without code: {task name: "span" or "token"}. Each
-  # reads <data_dir>/finetuning_data/<name>/{train,dev,test}.txt (CoNLL
-  # format); "span" tasks (IOB/BIOES tags, e.g. NER) are scored by span F1,
-  # "token" tasks (e.g. part-of-speech) by accuracy.
+  #: more tagging tasks without code, {name: "span" or "token"}: CoNLL files
+  #: in finetuning_data/<name>/; span tasks scored by span F1, token tasks by accuracy
   tagging_tasks: Dict[str, str] = dataclasses.field(default_factory=dict)
 
   @classmethod

@@ -75,11 +75,15 @@ def test_run_pretraining_help_lists_every_hparam_with_default_and_description():
   assert "DATA_DIR/pretrain_tfrecords/pretrain_data.tfrecord-*-of-*" in text
 
 
-def test_run_finetuning_help_lists_every_hparam_with_default():
+def test_run_finetuning_help_lists_every_hparam_with_default_and_description():
   found = listed(run_finetuning.build_arg_parser().format_help())
   config = FinetuningConfig()
   for field in dataclasses.fields(FinetuningConfig):
     if field.name in ("model_name", "data_dir"):
       continue
-    assert json.loads(found[field.name][0]) == getattr(config, field.name), field.name
+    default, description = found[field.name]
+    assert json.loads(default) == getattr(config, field.name), field.name
+    assert description, f"{field.name} has no description"
+  assert found["qa_na_threshold"] == (
+      "-2.75", "QA: null-odds threshold of the submission file (SQuAD 2.0)")
   assert found["model_size"][1].startswith("small, base or large")

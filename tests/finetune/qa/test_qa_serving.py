@@ -2,6 +2,7 @@
 an exported fine-tuned QA model, loaded in a process without the project,
 answers raw (question, context) strings as the in-process scorer does."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -17,11 +18,12 @@ from electra_tf.serving.exportable import ServingContext
 from electra_tf.text import tokenization
 from electra_tf.text.ingraph import InGraphTokenizer
 from finetune import modeling
-from finetune.qa import serving
+from finetune.qa import decoding, serving
 from finetune.qa.datasets import build_speaker_task
 from finetune.qa.examples import QAExample, split_context
 from finetune.qa.featurization import QAFeaturizer
-from finetune.qa.tasks import SpanQAScorer
+from finetune.qa.head import SpanQAHead
+from finetune.qa.tasks import _DECODED_OUTPUTS, SpanQAScorer
 from tests.conftest import CORPUS_DIR, VOCAB_FILE
 
 MAX_SEQ_LENGTH, MAX_QUERY_LENGTH, DOC_STRIDE = 32, 8, 8
@@ -93,6 +95,79 @@ def test_windows_and_max_context_equal_the_featurizer(full_tokenizer, serving_co
   max_context = [[w.is_max_context(p) for p in range(MAX_SEQ_LENGTH)] for w in data.windows]
   np.testing.assert_array_equal(windows["max_context"].numpy(), max_context)
   assert windows["example"].numpy().tolist() == [w.example for w in data.windows]
+
+
+def random_model(head, vocab_size, width=16, seed=0):
+  """A fixed random "encoder" (token + position vectors) under a real QA head:
+  int32 [W, L] features -> the head's decoding outputs."""
+  rng = np.random.RandomState(seed)
+  tokens = tf.constant(rng.normal(size=[vocab_size, width]), tf.float32)
+  positions = tf.constant(rng.normal(size=[MAX_SEQ_LENGTH, width]), tf.float32)
+
+  def run(features):
+    hidden = tf.gather(tokens, features["input_ids"]) + positions[:tf.shape(
+        features["input_ids"])[1]]
+    outputs = head(hidden, features, training=False)
+    return {key: outputs[key] for key in _DECODED_OUTPUTS}
+  return run
+
+
+DECODING_CONTEXTS = CONTEXTS + [
+    "Steve Smith's dog ran far, far away (to 1943) with qwxzvbnmqwrtp and Zürich friends. " * 3,
+    "The the THE tHe cat's cats' ca-t's. " * 4,
+]
+DECODING_QUESTIONS = QUESTIONS + ["who ran", "the cat"]
+
+
+def normalised(text):
+  """Case and whitespace aside: what the in-graph text may differ in (see
+  `finetune.qa.serving`)."""
+  return " ".join(text.lower().split())
+
+
+@pytest.mark.parametrize("joint, classifier, seed", [(True, True, 0), (True, True, 1),
+                                                     (False, False, 2)])
+def test_in_graph_decoding_equals_the_decoder(full_tokenizer, serving_context, joint,
+                                              classifier, seed):
+  params = serving.QAServingParams(MAX_QUERY_LENGTH, DOC_STRIDE, n_best_size=8,
+                                   max_answer_length=4, joint_prediction=joint,
+                                   answerable_classifier=classifier)
+  head = SpanQAHead("squad", beam_size=8, joint_prediction=joint,
+                    answerable_classifier=classifier)
+  run = random_model(head, len(full_tokenizer.vocab), seed=seed)
+  served = serving.QuestionContextInputs(params).serve(
+      dataclasses.replace(serving_context, run=run), question=tf.constant(DECODING_QUESTIONS),
+      context=tf.constant(DECODING_CONTEXTS))
+  examples = [QAExample("squad", i, str(i), question, split_context(context)[0])
+              for i, (question, context) in enumerate(zip(DECODING_QUESTIONS,
+                                                           DECODING_CONTEXTS))]
+  features, data = QAFeaturizer(full_tokenizer, MAX_SEQ_LENGTH, MAX_QUERY_LENGTH,
+                                DOC_STRIDE).featurize(examples, False, "squad", 0)
+  outputs = {k: v.numpy() for k, v in run({k: tf.constant(features[k]) for k in (
+      "input_ids", "input_mask", "segment_ids")}).items()}
+  results = {eid: {k: v[i] for k, v in outputs.items()}
+             for i, eid in enumerate(features["squad_eid"].tolist())}
+  want = decoding.decode(data, results, decoding.DecodingParams(
+      8, 4, joint, classifier, True, v2=True))
+  texts = [t.decode() for t in served["answer_text"].numpy()]
+  starts, ends = served["answer_start"].numpy(), served["answer_end"].numpy()
+  exact = 0
+  for i, context in enumerate(DECODING_CONTEXTS):
+    expected = want.answers[str(i)]
+    if expected == decoding.NO_ANSWER_TEXT:  # no valid span (or no windows)
+      assert (texts[i], starts[i], ends[i]) == ("", -1, -1)
+      assert served["score"].numpy()[i] == 0
+      continue
+    assert context[starts[i]:ends[i]] == texts[i]
+    assert normalised(texts[i]) == normalised(expected), (i, texts[i], expected)
+    exact += texts[i] == expected
+    _, _, start_score, end_score = want.nbest[str(i)][0]
+    assert served["score"].numpy()[i] == pytest.approx(start_score + end_score, abs=1e-5)
+  assert exact >= len(DECODING_CONTEXTS) - 3
+  np.testing.assert_allclose(served["null_odds"].numpy(),
+                             [want.null_odds[str(i)] for i in range(len(DECODING_CONTEXTS))],
+                             rtol=1e-6, atol=1e-5)
+  assert served["null_odds"].numpy()[2] == serving.NO_WINDOWS_NULL_SCORE  # empty context
 
 
 # --- an exported fine-tuned model in a process without the project ------------------

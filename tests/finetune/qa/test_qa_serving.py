@@ -5,6 +5,7 @@ answers raw (question, context) strings as the in-process scorer does."""
 import dataclasses
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from finetune.qa.featurization import QAFeaturizer
 from finetune.qa.head import SpanQAHead
 from finetune.qa.tasks import _DECODED_OUTPUTS, SpanQAScorer
 from tests.conftest import CORPUS_DIR, VOCAB_FILE
+
+SAVED_MODEL_CLI = pathlib.Path(sys.executable).parent / "saved_model_cli"
 
 MAX_SEQ_LENGTH, MAX_QUERY_LENGTH, DOC_STRIDE = 32, 8, 8
 
@@ -174,7 +177,7 @@ def test_in_graph_decoding_equals_the_decoder(full_tokenizer, serving_context, j
 
 QA_HPARAMS = {"model_size": "tiny", "task_names": ["squad"], "max_seq_length": 64,
               "max_query_length": 16, "doc_stride": 32, "beam_size": 20,
-              "learning_rate": 2e-3, "num_train_epochs": 1.0, "init_checkpoint": None,
+              "learning_rate": 2e-3, "num_train_epochs": 0.5, "init_checkpoint": None,
               "do_eval": False, "seed": 0}
 
 
@@ -197,7 +200,7 @@ def add_long_contexts(dev_file, count=6, joined=12):
 
 @pytest.fixture(scope="module")
 def qa_trial(tmp_path_factory):
-  """A tiny model fine-tuned (one epoch) on the speaker task, whose dev set
+  """A tiny model fine-tuned (half an epoch) on the speaker task, whose dev set
   also holds contexts many times max_seq_length."""
   data_dir = tmp_path_factory.mktemp("qa_serving")
   shutil.copyfile(VOCAB_FILE, data_dir / "vocab.txt")
@@ -264,24 +267,41 @@ def run_isolated(args, cwd):
                         text=True, timeout=600, check=False)
 
 
-@pytest.mark.e2e
-def test_exported_qa_model_answers_as_the_in_process_scorer(qa_trial, tmp_path):
-  export_dir = tmp_path / "exports"
+@pytest.fixture(scope="module")
+def qa_export(qa_trial, tmp_path_factory):
+  export_dir = tmp_path_factory.mktemp("qa_exports")
   assert export_saved_model.main(["--model-dir", str(qa_trial),
                                   "--export-dir", str(export_dir)]) == 0
-  examples, data, predictions = in_process_dev(qa_trial)
-  windows_per_example = np.bincount([w.example for w in data.windows], minlength=len(examples))
-  assert windows_per_example.min() == 1 and windows_per_example.max() >= 10
-  with open(data_dir_dev(qa_trial), encoding="utf-8") as f:
+  return export_dir / "squad" / "1"
+
+
+@pytest.fixture(scope="module")
+def dev_predictions(qa_trial):
+  return in_process_dev(qa_trial)
+
+
+def dev_contexts(trial_dir, examples):
+  """The raw context strings of the dev questions."""
+  with open(trial_dir.parents[3] / "finetuning_data" / "squad" / "dev.json",
+            encoding="utf-8") as f:
     raw_contexts = {qa["id"]: p["context"] for article in json.load(f)["data"]
                     for p in article["paragraphs"] for qa in p["qas"]}
-  contexts = [raw_contexts[e.qas_id] for e in examples]
+  return [raw_contexts[e.qas_id] for e in examples]
+
+
+@pytest.mark.e2e
+def test_exported_qa_model_answers_as_the_in_process_scorer(qa_trial, qa_export,
+                                                            dev_predictions, tmp_path):
+  examples, data, predictions = dev_predictions
+  windows_per_example = np.bincount([w.example for w in data.windows], minlength=len(examples))
+  assert windows_per_example.min() == 1 and windows_per_example.max() >= 10
+  contexts = dev_contexts(qa_trial, examples)
   finetuned_features = featurize_first_windows(qa_trial, examples)
   np.savez(tmp_path / "inputs.npz", question=np.array([e.question_text for e in examples]),
            context=np.array(contexts), **finetuned_features["inputs"])
   isolated = tmp_path / "elsewhere"
   isolated.mkdir()
-  result = run_isolated(["-c", SERVE_QA_WITHOUT_PROJECT, str(export_dir / "squad" / "1"),
+  result = run_isolated(["-c", SERVE_QA_WITHOUT_PROJECT, str(qa_export),
                          str(tmp_path / "inputs.npz"), str(tmp_path / "outputs.npz")], isolated)
   assert result.returncode == 0, result.stderr[-3000:]
   assert json.loads(result.stdout.strip().splitlines()[-1]) == []  # plain TensorFlow sufficed
@@ -305,10 +325,6 @@ def test_exported_qa_model_answers_as_the_in_process_scorer(qa_trial, tmp_path):
     np.testing.assert_allclose(served["ids/" + key], want, atol=1e-4, err_msg=key)
 
 
-def data_dir_dev(trial_dir):
-  return trial_dir.parents[3] / "finetuning_data" / "squad" / "dev.json"
-
-
 def featurize_first_windows(trial_dir, examples, count=8):
   """The fine-tuning features of the first `count` windows and the model's
   outputs on them (for `serve_ids`)."""
@@ -319,3 +335,27 @@ def featurize_first_windows(trial_dir, examples, count=8):
   outputs = finetuned.model({k: tf.constant(v) for k, v in inputs.items()},
                             training=False)[task.name]
   return {"inputs": inputs, "outputs": {k: outputs[k].numpy() for k in task.serving_output_names}}
+
+
+@pytest.mark.e2e
+def test_saved_model_cli_runs_the_qa_signature(qa_trial, qa_export, dev_predictions, tmp_path):
+  examples, data, predictions = dev_predictions
+  contexts = dev_contexts(qa_trial, examples)
+  chosen = [0, len(examples) - 1]  # a short context and one of many windows
+  questions = [examples[i].question_text for i in chosen]
+  # Files, not --input_exprs: that flag splits at the contexts' semicolons.
+  for name, values in (("question", questions), ("context", [contexts[i] for i in chosen])):
+    np.save(tmp_path / f"{name}.npy", np.array([v.encode("utf-8") for v in values]))
+  outdir = tmp_path / "cli_outputs"
+  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+  result = subprocess.run(
+      [str(SAVED_MODEL_CLI), "run", "--dir", str(qa_export), "--tag_set", "serve",
+       "--signature_def", "serving_default", "--inputs",
+       f"question={tmp_path / 'question.npy'};context={tmp_path / 'context.npy'}",
+       "--outdir", str(outdir)], cwd=tmp_path, env=env, capture_output=True, text=True,
+      timeout=300, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  answers = np.load(outdir / "answer_text.npy", allow_pickle=True)
+  assert [a.decode() for a in answers] == [predictions.answers[examples[i].qas_id]
+                                           for i in chosen]
+  assert np.load(outdir / "num_windows.npy").tolist()[1] >= 10

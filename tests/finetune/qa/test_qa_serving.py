@@ -359,3 +359,17 @@ def test_saved_model_cli_runs_the_qa_signature(qa_trial, qa_export, dev_predicti
   assert [a.decode() for a in answers] == [predictions.answers[examples[i].qas_id]
                                            for i in chosen]
   assert np.load(outdir / "num_windows.npy").tolist()[1] >= 10
+
+
+@pytest.mark.e2e
+def test_qa_signature_checks_batch_sizes_and_serves_empty_batches(qa_export):
+  model = tf.saved_model.load(str(qa_export))
+  serve = model.signatures["serving_default"]
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="question and context must have the same batch size"):
+    serve(question=tf.constant(["who", "what"]), context=tf.constant(["a b"]))
+  empty = serve(question=tf.constant([], tf.string), context=tf.constant([], tf.string))
+  assert empty["answer_text"].shape == (0,) and empty["null_probability"].shape == (0,)
+  blank = serve(question=tf.constant(["who"]), context=tf.constant([" \n "]))
+  assert (blank["answer_text"].numpy()[0], int(blank["answer_start"][0]),
+          int(blank["num_windows"][0])) == (b"", -1, 0)

@@ -244,6 +244,9 @@ class InGraphTokenizer(tf.Module):
                                             tf.range(len(tokens), dtype=tf.int64)),
         default_value=-1)
     self._unk_id = vocab[tokenization.UNK_TOKEN]
+    # Characters of the normalised text each piece covers ("##" excluded).
+    self._piece_chars = tf.constant(
+        [len(token) - 2 if token.startswith("##") else len(token) for token in tokens], tf.int32)
     # Longer candidates cannot match, so greedy matching tries only these.
     self._max_token_chars = max(
         len(token) - 2 if token.startswith("##") else len(token)
@@ -254,6 +257,25 @@ class InGraphTokenizer(tf.Module):
     words = self.split_words(self.normalize(texts))
     pieces_per_word = self._wordpiece(words.flat_values)
     return words.with_flat_values(pieces_per_word).merge_dims(1, 2)
+
+  @property
+  def unk_id(self) -> int:
+    """The id of [UNK]."""
+    return self._unk_id
+
+  def word_pieces(self, texts: tf.Tensor) -> Tuple[tf.RaggedTensor, tf.RaggedTensor]:
+    """string [B] -> (ids, chars): int64 WordPiece ids, ragged [B, (words),
+    (pieces)], and int32 chars of the same shape, the number of characters
+    of the normalised text each piece covers (a word's [UNK] covers the
+    whole word). For mapping pieces back to character offsets."""
+    words = self.split_words(self.normalize(texts))
+    pieces_per_word = self._wordpiece(words.flat_values)
+    word_chars = tf.strings.length(words.flat_values, unit="UTF8_CHAR")
+    chars = tf.where(pieces_per_word.flat_values == self._unk_id,
+                     tf.gather(word_chars, pieces_per_word.value_rowids()),
+                     tf.gather(self._piece_chars, pieces_per_word.flat_values))
+    return (words.with_flat_values(pieces_per_word),
+            words.with_flat_values(pieces_per_word.with_flat_values(chars)))
 
   def normalize(self, texts: tf.Tensor) -> tf.Tensor:
     """string [B] -> normalised string [B]: steps 1-4 of the module docstring."""

@@ -38,6 +38,7 @@ from finetune.qa import decoding, metrics
 from finetune.qa.examples import QAExample, gold_dataset, read_examples
 from finetune.qa.featurization import DecodingData, QAFeaturizer
 from finetune.qa.head import SpanQAHead, span_loss
+from finetune.qa.serving import QAServingParams, QuestionContextInputs
 from finetune.task import FeatureSpec, Scorer, Task
 
 logger = logging.getLogger(__name__)
@@ -77,8 +78,14 @@ def check_qa_hparams(config) -> None:
 
 
 class QATask(Task):
-  """An extractive QA task (the original's `QATask`)."""
+  """An extractive QA task (the original's `QATask`).
+
+  Serving: `serve_ids` returns the head's inference outputs (the ones
+  decoding reads); `serving_default` answers raw (question, context)
+  strings (`finetune.qa.serving`).
+  """
   kind = "span"
+  serving_output_names = _DECODED_OUTPUTS
   v2 = False
   extension = ".json"
 
@@ -153,6 +160,17 @@ class QATask(Task):
     return span_loss(outputs, features[prefix + "start_positions"],
                      features[prefix + "end_positions"], features[prefix + "is_impossible"],
                      self.config.answerable_weight, self.config.answerable_classifier)
+
+  # --- serving ----------------------------------------------------------------------
+
+  def serving_outputs(self, outputs):
+    return {key: outputs[key] for key in _DECODED_OUTPUTS}
+
+  def serving_text_inputs(self) -> QuestionContextInputs:
+    config = self.config
+    return QuestionContextInputs(QAServingParams(
+        config.max_query_length, config.doc_stride, config.n_best_size,
+        config.max_answer_length, config.joint_prediction, config.answerable_classifier))
 
   # --- evaluation -------------------------------------------------------------------
 

@@ -142,6 +142,23 @@ def test_empty_batch_and_texts_without_words(tokenizers):
   assert in_graph_ids(in_graph, ["", " ", "\x00\u200b"]) == [[], [], []]
 
 
+def test_word_pieces_give_each_pieces_characters(tokenizers):
+  in_graph, full = tokenizers[(True, True)]
+  texts = ["Smith's Café", "a" * 201, ""]
+  ids, chars = in_graph.word_pieces(tf.constant(texts))
+  assert [[full.convert_ids_to_tokens(word) for word in row] for row in ids.to_list()] == [
+      [["smith"], ["'"], ["s"], ["cafe"]], [["[UNK]"]], []]
+  # An [UNK] covers its whole word (here one over max_input_chars_per_word).
+  assert chars.to_list() == [[[5], [1], [1], [4]], [[201]], []]
+  assert in_graph.unk_id == full.vocab["[UNK]"]
+  # Pieces of one word: "##" is not a character of the text.
+  ids, chars = in_graph.word_pieces(tf.constant(["unaffable"]))
+  pieces = full.convert_ids_to_tokens(ids.flat_values.numpy().tolist())
+  assert len(pieces) > 1 and chars.flat_values.numpy().tolist() == [
+      len(p[2:]) if p.startswith("##") else len(p) for p in pieces]
+  assert sum(chars.flat_values.numpy()) == len("unaffable")
+
+
 def test_graph_has_only_core_tensorflow_ops(tokenizers):
   """No tensorflow-text (or other custom) ops: the stock saved_model_cli, TF
   Serving builds without tensorflow-text and TF's C API can run it."""

@@ -12,10 +12,13 @@ TF2 custom loop that runs on one device or under any `tf.distribute` strategy:
   learning-rate multipliers (`layerwise_lr_decay` > 0), learning rate
   warmed up over `warmup_proportion` of the steps and decayed linearly to 0;
   gradients clipped to global norm 1.0;
-- trials: each trial trains a fresh model from `init_checkpoint` in
-  `<model_dir>_<trial>` (cleared first), scores the dev set(s), appends to
-  `results_txt`/`results_pkl`, and with `write_test_outputs` predicts the
-  test splits of the first `n_writes_test` trials;
+- trials: each trial trains a fresh model from `init_checkpoint` in a
+  temporary sibling of `<model_dir>_<trial>`, scores the dev set(s), then
+  replaces `<model_dir>_<trial>` with it, appends to `results_txt` /
+  `results_pkl`, and with `write_test_outputs` predicts the test splits of
+  the first `n_writes_test` trials. A trial that fails or is killed leaves the
+  previous model and the results that describe it as they were; an
+  `init_checkpoint` inside a trial directory the run would replace is refused;
 - without `do_train`, a trial evaluates the checkpoint in its directory if
   there is one, else `init_checkpoint` (e.g. a fine-tuned trial directory).
 
@@ -26,6 +29,7 @@ the init checkpoint, a zero step count) before a model is built.
 import dataclasses
 import logging
 import os
+import re
 import shutil
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -128,7 +132,8 @@ class ModelRunner:
 
   def __init__(self, config: FinetuningConfig, tasks: Sequence[Task],
                preprocessor: Preprocessor, data: PreparedData,
-               strategy: tf.distribute.Strategy, trial: int, seed: int):
+               strategy: tf.distribute.Strategy, trial: int, seed: int,
+               model_dir: Optional[str] = None):
     """Builds the model under `strategy` and loads its initial weights.
 
     Args:
@@ -136,8 +141,10 @@ class ModelRunner:
       tasks: its tasks, in `task_names` order.
       preprocessor, data: from `prepare_run`.
       strategy: where to build, train and predict.
-      trial: 1-based; the checkpoint goes to `config.trial_model_dir(trial)`.
+      trial: 1-based.
       seed: seeds the initialisation, dropout and shuffling.
+      model_dir: where checkpoints are read and written; default
+        `config.trial_model_dir(trial)`.
     """
     self.config = config
     self.tasks = list(tasks)
@@ -146,7 +153,7 @@ class ModelRunner:
     self.strategy = strategy
     self.trial = trial
     self.seed = seed
-    self.model_dir = config.trial_model_dir(trial)
+    self.model_dir = model_dir or config.trial_model_dir(trial)
     self.num_tasks = len(config.task_names)
     tf_keras.utils.set_random_seed(seed)
     with distribution.precision_policy(config.mixed_precision), strategy.scope():
@@ -351,6 +358,27 @@ def results_table(results: Sequence[Results]) -> str:
                    for row in rows)
 
 
+def check_init_checkpoint_kept(config: FinetuningConfig) -> None:
+  """Raises CheckpointError if training would replace the trial directory
+  that holds `init_checkpoint` (e.g. `init_checkpoint` pointing at this run's
+  `<model_dir>_1`, which trial 1 replaces and later trials would read)."""
+  if not (config.do_train and config.init_checkpoint):
+    return
+  trial_dir = re.compile(re.escape(fileio.comparable_path(config.model_dir)) + r"_(\d+)")
+  path = fileio.comparable_path(config.init_checkpoint)
+  while True:
+    match = trial_dir.fullmatch(path)
+    if match and (config.num_trials < 0 or int(match.group(1)) <= config.num_trials):
+      raise CheckpointError(
+          f"init_checkpoint {config.init_checkpoint} is in {path}, the trial directory "
+          "this run replaces with a new model: copy it elsewhere and point "
+          "init_checkpoint at the copy, or set model_dir to another directory")
+    parent = os.path.dirname(path)
+    if not parent or parent == path:
+      return
+    path = parent
+
+
 def prepare_run(config: FinetuningConfig):
   """Every check and all featurisation, before any model: (tasks, preprocessor, data).
 
@@ -362,6 +390,7 @@ def prepare_run(config: FinetuningConfig):
   tokenizer = FullTokenizer(config.vocab_file, config.do_lower_case)
   tasks = registry.get_tasks(config, tokenizer)
   check_data_files(config, tasks)
+  check_init_checkpoint_kept(config)
   if config.do_train or not checkpoints_in(config.trial_model_dir(1)):
     if config.init_checkpoint:
       modeling.check_init_checkpoint(config.init_checkpoint)
@@ -402,17 +431,22 @@ def run_finetuning(config: FinetuningConfig,
     logger.info("=== trial %d/%s: %s", trial,
                 config.num_trials if config.num_trials > 0 else "inf", model_dir)
     if config.do_train:
-      shutil.rmtree(model_dir, ignore_errors=True)
-      modeling.save_model_files(model_dir, dataclasses.replace(config, seed=seed))
-    runner = ModelRunner(config, tasks, preprocessor, data, strategy, trial, seed)
-    if config.do_train:
-      runner.train()
+      # The previous model stays in model_dir until this one is trained and scored.
+      with fileio.atomic_directory(model_dir) as work_dir:
+        modeling.save_model_files(work_dir, dataclasses.replace(config, seed=seed))
+        runner = ModelRunner(config, tasks, preprocessor, data, strategy, trial, seed,
+                             model_dir=work_dir)
+        runner.train()
+        trial_results = runner.evaluate() if config.do_eval else None
+    else:
+      runner = ModelRunner(config, tasks, preprocessor, data, strategy, trial, seed)
+      trial_results = runner.evaluate() if config.do_eval else None
     if config.do_eval:
-      results.append(runner.evaluate())
+      results.append(trial_results)
       write_results(config, results)
       if config.write_test_outputs and trial <= config.n_writes_test:
         runner.write_test_outputs()
-    if trial != config.num_trials and not config.keep_all_models:
+    if config.do_train and trial != config.num_trials and not config.keep_all_models:
       shutil.rmtree(model_dir, ignore_errors=True)
     trial += 1
   if results:

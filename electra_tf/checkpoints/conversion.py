@@ -69,6 +69,7 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
     raise ValueError(f"--from must be one of {FORMATS}, got {source_format!r}")
   if not tf.io.gfile.exists(input_path) and not tf.io.gfile.exists(input_path + ".index"):
     raise CheckpointError(f"input {input_path!r} does not exist")
+  _check_output_apart(output_dir, [input_path] + ([generator_path] if generator_path else []))
   if (tf.io.gfile.exists(output_dir) and tf.io.gfile.listdir(output_dir)
       and not overwrite):
     raise CheckpointError(f"output directory {output_dir!r} is not empty; choose another "
@@ -108,6 +109,20 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
   prefix = os.path.join(output_dir, prefix)
   log(f"wrote {to} checkpoint {prefix}" + (f" (global_step {step})" if step is not None else ""))
   return prefix
+
+
+def _check_output_apart(output_dir: str, inputs) -> None:
+  """Raises CheckpointError if writing `output_dir` could destroy an input
+  (its directory, for a checkpoint prefix): the same path, or one inside the
+  other."""
+  for path in inputs:
+    directory = path if tf.io.gfile.isdir(path) else os.path.dirname(path) or "."
+    relation = fileio.path_overlap(output_dir, directory)
+    if relation is not None:
+      raise CheckpointError(
+          f"--output {output_dir} {relation} the input directory {directory}: the output "
+          "directory is replaced whole, so the input would be lost; choose an output "
+          "directory outside it")
 
 
 def _vocab_beside(input_path: str) -> Optional[str]:
@@ -153,14 +168,7 @@ def load_weights(variables: Mapping[str, tf.Variable], path: str, *,
   if source_format == "original":
     return original.load_original_checkpoint(variables, path, allow_missing=allow_missing)
   prefix = original.resolve_checkpoint(path)
-  hparams = None
-  directory = os.path.dirname(prefix)
-  run_config = os.path.join(directory, fileio.PRETRAIN_CONFIG_FILE)
-  if (not tf.io.gfile.exists(os.path.join(directory, fileio.MODEL_SPEC_FILE))
-      and tf.io.gfile.exists(run_config)):
-    saved = fileio.read_json_object(run_config, CheckpointError)
-    hparams = {k: saved[k] for k in native.ARCHITECTURE_HPARAMS if k in saved}
-  loaded = native.load_electra_tf(prefix, hparams)
+  loaded = native.load_electra_tf(prefix)
   source = {name: variable.numpy() for name, variable in loaded.model.named_variables().items()}
   return original.assign_named_weights(
       variables, {name: array.shape for name, array in source.items()}, source.__getitem__,

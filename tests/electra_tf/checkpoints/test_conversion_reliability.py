@@ -66,3 +66,13 @@ def test_an_output_overlapping_the_input_is_refused(run_dir, capsys, where, rela
         rf"{re.escape(str(run_dir))}: the output directory is replaced whole, so the input "
         r"would be lost; choose an output directory outside it\n", err), err
     assert snapshot(run_dir.parent) == before
+
+
+def test_a_non_empty_output_needs_overwrite(run_dir, tmp_path, capsys):
+  out = tmp_path / "out"
+  out.mkdir()
+  (out / "keep.txt").write_text("a previous result")
+  assert convert_checkpoint.main(["--input", str(run_dir), "--output", str(out),
+                                  "--to", "original"]) == 2
+  assert "is not empty; choose another or pass --overwrite" in capsys.readouterr().err
+  assert snapshot(out) == {"keep.txt": snapshot(out)["keep.txt"]} and len(snapshot(out)) == 1

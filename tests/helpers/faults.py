@@ -67,3 +67,10 @@ def kill_when(process: subprocess.Popen, pattern: str, timeout: float = 300.0) -
       process.kill()
       process.wait()
     process.stdout.close()
+
+
+def assert_kept(before: Dict[str, str], after: Dict[str, str]) -> None:
+  """Every file of `before` is in `after`, unchanged (new files are allowed)."""
+  lost = sorted(name for name in before if name not in after)
+  changed = sorted(name for name in before if name in after and after[name] != before[name])
+  assert not lost and not changed, f"lost {lost}, changed {changed}"

@@ -24,16 +24,14 @@ docs/faithfulness.md.
 """
 
 import collections
-import concurrent.futures
 import dataclasses
 import gc
-import multiprocessing
 import os
 import random
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from data_prep import corpus
+from data_prep import corpus, jobs
 from data_prep.corpus import DataPrepError
 from data_prep.examples import ExampleBuilder, ExampleSerializer, PretrainingExample
 from electra_tf import fileio
@@ -389,25 +387,6 @@ def _check_options(options: BuildOptions) -> None:
     raise DataPrepError(str(e)) from e
 
 
-def _run_jobs(job_fn: Callable[[int, BuildOptions, Sequence[str]], JobResult],
-              options: BuildOptions, splits: List[List[str]]) -> List[JobResult]:
-  """Runs one job per split, in this process or in spawned subprocesses."""
-  if len(splits) == 1:
-    return [job_fn(0, options, splits[0])]
-  # "spawn": forking a process that may hold TensorFlow state can deadlock.
-  context = multiprocessing.get_context("spawn")
-  with concurrent.futures.ProcessPoolExecutor(len(splits), mp_context=context) as pool:
-    futures = [pool.submit(job_fn, job_id, options, split)
-               for job_id, split in enumerate(splits)]
-    concurrent.futures.wait(futures)
-  failures = [(job_id, future.exception()) for job_id, future in enumerate(futures)
-              if future.exception() is not None]
-  if failures:
-    details = "; ".join(f"job {job_id}: {type(e).__name__}: {e}" for job_id, e in failures)
-    raise DataPrepError(f"{len(failures)} of {len(splits)} jobs failed ({details})")
-  return [future.result() for future in futures]
-
-
 def build(options: BuildOptions, inputs: Sequence[str],
           protected_dirs: Sequence[str] = (),
           job_fn: Callable[[int, BuildOptions, Sequence[str]], JobResult] = write_files_job,
@@ -440,7 +419,7 @@ def build(options: BuildOptions, inputs: Sequence[str],
             for job_id in range(options.num_processes)]
   start = time.time()
   try:
-    results = _run_jobs(job_fn, options, splits)
+    results = jobs.run_jobs(job_fn, options, splits)
   except BaseException:
     corpus.remove_temp_shards(options.output_dir)
     raise

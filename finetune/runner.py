@@ -415,8 +415,8 @@ def run_finetuning(config: FinetuningConfig,
   Returns:
     The per-trial results ({task: {metric: value}}); empty without `do_eval`.
   """
-  tasks, preprocessor, data = prepare_run(config)
   strategy = strategy or distribution.create_strategy(config)
+  tasks, preprocessor, data = prepare_run(config)
   replicas = strategy.num_replicas_in_sync
   for key in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
     if getattr(config, key) % replicas:

@@ -57,6 +57,11 @@ logger = logging.getLogger(__name__)
 
 Results = Dict[str, Dict[str, float]]  # task -> metric -> value
 
+# Training logs progress after the first FIRST_PROGRESS_STEPS steps, then about
+# every PROGRESS_SECONDS (and at least every iterations_per_loop steps).
+FIRST_PROGRESS_STEPS = 10
+PROGRESS_SECONDS = 30.0
+
 
 @dataclasses.dataclass
 class PreparedData:
@@ -217,9 +222,11 @@ class ModelRunner:
         config.weight_decay_rate, type(strategy).__name__, strategy.num_replicas_in_sync,
         config.mixed_precision, self.seed)
     start, step, loss = time.time(), 0, float("nan")
+    progress_steps = FIRST_PROGRESS_STEPS
     while step < num_steps:
       next_save = (step // config.save_checkpoints_steps + 1) * config.save_checkpoints_steps
-      loop_steps = min(config.iterations_per_loop, num_steps - step, next_save - step)
+      loop_steps = min(config.iterations_per_loop, num_steps - step, next_save - step,
+                       progress_steps)
       loop_start = time.time()
       loss_sum, count = train_loop(tf.constant(loop_steps))
       step = int(optimizer.iterations.numpy())
@@ -231,6 +238,8 @@ class ModelRunner:
                   seconds_to_str(elapsed), seconds_to_str(elapsed / step * (num_steps - step)))
       if step % config.save_checkpoints_steps == 0 or step >= num_steps:
         manager.save(checkpoint_number=step)
+      # Loops sized to end about every PROGRESS_SECONDS at the measured rate.
+      progress_steps = max(1, int(PROGRESS_SECONDS * step / (time.time() - start)))
     return loss
 
   def _make_train_loop(self, optimizer, iterator):

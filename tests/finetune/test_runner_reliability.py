@@ -1,6 +1,7 @@
 """Fine-tuning never loses a previous model or its input: real runs, real faults."""
 
 import json
+import logging
 import re
 import shutil
 
@@ -83,3 +84,14 @@ def test_evaluation_only_runs_delete_no_trial_model(trained):
   before = snapshot(model_root / "finetuning_models")
   assert run_finetuning.main(args(data_dir, do_train=False, num_trials=2)) == 0
   assert snapshot(model_root / "finetuning_models") == before
+
+
+def test_progress_is_logged_before_iterations_per_loop_steps(tmp_path, caplog):
+  # 16 records / batch 8 x 20 epochs = 40 steps, iterations_per_loop 1000:
+  # before, the only progress line came at the end.
+  shutil.copyfile(VOCAB_FILE, tmp_path / "vocab.txt")
+  write_task("sst", str(tmp_path / "finetuning_data" / "sst"), n=16)
+  caplog.set_level(logging.INFO)
+  assert run_finetuning.main(args(tmp_path, num_train_epochs=20.0)) == 0
+  steps = [int(m) for m in re.findall(r"step (\d+)/40 \(", caplog.text)]
+  assert steps[0] == 10 and steps[-1] == 40 and steps == sorted(steps), steps

@@ -421,11 +421,21 @@ class Pretrainer:
       metrics.update(self.model(batch, training=False, example_seeds=seeds))
 
     @tf.function
-    def eval_loop(num_steps):
-      for eval_step in tf.range(num_steps):
+    def eval_loop(first_step, num_steps):
+      for eval_step in tf.range(first_step, first_step + num_steps):
         strategy.run(replica_step, args=(replica_input.next(), eval_step))
 
-    eval_loop(tf.constant(config.num_eval_steps))
+    # Loops of 10 steps, then sized to log progress about every 30 s.
+    done, chunk, start = 0, 10, time.time()
+    while done < config.num_eval_steps:
+      num_steps = min(chunk, config.num_eval_steps - done)
+      eval_loop(tf.constant(done, tf.int64), tf.constant(num_steps, tf.int64))
+      done += num_steps
+      elapsed = time.time() - start
+      logger.info("eval step %d/%d | elapsed %s ETA %s", done, config.num_eval_steps,
+                  seconds_to_str(elapsed),
+                  seconds_to_str(elapsed / done * (config.num_eval_steps - done)))
+      chunk = max(1, int(30.0 * done / max(elapsed, 1e-9)))
     results = metrics.result()
     results["global_step"] = self.step
     for key in sorted(results):

@@ -38,6 +38,9 @@ from electra_tf import fileio
 from electra_tf.text.tokenization import make_tokenizer
 from electra_tf.text.vocab import SpecialTokenIds
 
+# The build warns when more of the text tokens than this are [UNK] (BERT's
+# uncased vocab on English text: well under 1%).
+UNK_WARNING_RATE = 0.05
 # Per-category warnings a job prints before it only counts.
 _MAX_WARNINGS = 20
 
@@ -84,6 +87,7 @@ class BuildStats:
   examples: int = 0
   example_tokens: int = 0  # non-padding tokens in examples, [CLS]/[SEP] included
   text_tokens: int = 0  # WordPiece tokens of the text read
+  unk_tokens: int = 0  # of which [UNK]
   truncated_tokens: int = 0  # text tokens cut to fit max_seq_length
   bytes_read: int = 0
   invalid_utf8_sequences: int = 0
@@ -167,6 +171,7 @@ class ExampleWriter:
     self.tokenizer = make_tokenizer(options.vocab_file, options.do_lower_case,
                                     options.strip_accents, options.tokenizer_backend)
     special = SpecialTokenIds.from_vocab(self.tokenizer.vocab, options.vocab_file)
+    self._unk = special.unk
     self.builder = ExampleBuilder(options.max_seq_length, special.cls, special.sep, rng)
     self._serializer = ExampleSerializer(max(self.tokenizer.vocab.values()))
     self._document_has_tokens = False
@@ -240,6 +245,7 @@ class ExampleWriter:
     encoded = self.tokenizer.encode_batch(texts)
     self.stats.lines += len(texts)
     self.stats.text_tokens += sum(map(len, encoded))
+    self.stats.unk_tokens += sum(ids.count(self._unk) for ids in encoded)
     token_ids = iter(encoded)
     add_line = self.builder.add_line
     for line in lines:
@@ -461,6 +467,13 @@ def print_summary(stats: BuildStats, options: BuildOptions,
       f"{1 - stats.example_tokens / slots:.1%} of {slots:,} slots; "
       f"{stats.text_tokens:,} text tokens, "
       f"{stats.truncated_tokens / max(stats.text_tokens, 1):.1%} cut by truncation")
+  unk_rate = stats.unk_tokens / max(stats.text_tokens, 1)
+  log(f"  [UNK]: {unk_rate:.2%} of the text tokens ({stats.unk_tokens:,})")
+  if unk_rate > UNK_WARNING_RATE:
+    log(f"WARNING: {unk_rate:.1%} of the text tokens are [UNK] (above {UNK_WARNING_RATE:.0%}): "
+        f"the vocab {options.vocab_file} does not fit this corpus. Check it is the whole "
+        "vocab (not truncated), for this language, and --do-lower-case / --no-lower-case "
+        "as it was built")
   if stats.invalid_utf8_sequences:
     log(f"  invalid UTF-8: {stats.invalid_utf8_sequences:,} sequence(s) replaced "
         f"in {stats.files_with_invalid_utf8} file(s)")

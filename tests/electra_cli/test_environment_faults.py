@@ -26,6 +26,7 @@ def small_disk(tmp_path):
   subprocess.run(["umount", str(mount_point)], check=True)
 
 
+@pytest.mark.e2e  # trains a tiny run first
 def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, small_disk, capsys):
   run_dir = tmp_path / "models" / "m1"
   trainer_helpers.train(run_dir, num_train_steps=1, iterations_per_loop=1)

@@ -12,6 +12,9 @@ from electra_tf.checkpoints import native
 from tests.helpers import trainer as trainer_helpers
 from tests.helpers.faults import snapshot
 
+# A (tiny) pre-training run, converted.
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):

@@ -12,6 +12,9 @@ from electra_tf.pretraining.trainer import Pretrainer
 from tests.helpers.faults import assert_kept, snapshot
 from tests.helpers.trainer import global_batches, make_config, sliced_dataset_fn, train
 
+# Whole (tiny) training runs, resumed.
+pytestmark = pytest.mark.e2e
+
 
 def saved_config(model_dir):
   return json.loads((model_dir / "pretrain_config.json").read_text())

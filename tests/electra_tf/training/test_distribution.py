@@ -43,6 +43,7 @@ def test_a_gpu_requested_without_one_says_so():
     distribution.create_strategy(mirrored(None))
 
 
+@pytest.mark.e2e  # runs the script in a fresh process
 def test_run_pretraining_with_a_missing_cpu_fails_instead_of_hanging(tmp_path):
   # A fresh process has one CPU device: "/cpu:1" does not exist. Before the
   # check, MirroredStrategy logged "2 replica(s)" and waited forever.

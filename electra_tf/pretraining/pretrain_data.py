@@ -145,6 +145,21 @@ def get_input_fn(config, is_training: bool = True
   return input_fn
 
 
+def corrupt_record_error(config, error: tf.errors.OpError) -> PretrainingDataError:
+  """The error to raise when training meets a corrupt record (`error`):
+  every shard is read through (CRCs checked) to name the one that fails."""
+  for path in _matching_files(config):
+    try:
+      tf.data.TFRecordDataset(path).reduce(0, lambda count, _: count + 1)
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+      return PretrainingDataError(
+          f"shard {path} has a corrupt record ({e.message.splitlines()[0]}); delete it or "
+          f"rebuild the shards ({_BUILD_HINT}). The checkpoints written so far are kept")
+  return PretrainingDataError(
+      f"training read a corrupt record ({error.message.splitlines()[0]}), but every shard "
+      f"matching {config.pretrain_tfrecords!r} now reads cleanly: check the disk")
+
+
 def _check_framing(path: str) -> None:
   """Walks a local TFRecord file's record headers (8-byte length, 4-byte CRC,
   data, 4-byte CRC) with seeks, so a truncated shard is found before training."""

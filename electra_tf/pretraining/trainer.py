@@ -34,6 +34,7 @@ from electra_tf.config.hparams import ConfigError
 from electra_tf.config.pretraining import PretrainingConfig
 from electra_tf.modeling import objective
 from electra_tf.modeling.pretraining_model import PretrainingModel
+from electra_tf.pretraining import pretrain_data
 from electra_tf.pretraining.metrics import PretrainingMetrics
 from electra_tf.text.vocab import SpecialTokenIds
 from electra_tf.training import distribution
@@ -341,7 +342,10 @@ class Pretrainer:
       next_save = (step // config.save_checkpoints_steps + 1) * config.save_checkpoints_steps
       num_steps = min(config.iterations_per_loop, config.num_train_steps - step, next_save - step)
       loop_start = time.time()
-      values = {k: float(v) for k, v in train_loop(tf.constant(num_steps)).items()}
+      try:
+        values = {k: float(v) for k, v in train_loop(tf.constant(num_steps)).items()}
+      except tf.errors.DataLossError as e:
+        raise pretrain_data.corrupt_record_error(config, e) from e
       loop_time = time.time() - loop_start
       stats = LoopStats(total_loss=values["total_loss"], mlm_loss=values["mlm_loss"],
                         disc_loss=values.get("disc_loss"), grad_norm=values["grad_norm"])

@@ -16,6 +16,7 @@ import os
 import re
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from electra_tf import fileio
 from electra_tf.errors import UserError
 
 # Name of shard i of n, as the original writes it.
@@ -49,7 +50,11 @@ class ReadCounts:
 
 
 def list_corpus_files(corpus_dir: str) -> List[str]:
-  """Every regular file directly in `corpus_dir`, sorted (as the original).
+  """Every regular file in `corpus_dir` and its subdirectories, sorted by path.
+
+  The original read only the files directly in the dir (a flat dir lists the
+  same files); subdirectories are read so that WikiExtractor's `AA/wiki_00`
+  layout works, and their number is logged.
 
   Raises:
     DataPrepError: the dir is missing, not a dir, or holds no files.
@@ -60,8 +65,16 @@ def list_corpus_files(corpus_dir: str) -> List[str]:
   if not os.path.isdir(corpus_dir):
     raise DataPrepError(f"--corpus-dir {corpus_dir!r} is a file, not a "
                         "directory; put the text file(s) in a directory")
-  paths = [os.path.join(corpus_dir, name) for name in sorted(os.listdir(corpus_dir))]
-  files = [p for p in paths if os.path.isfile(p)]
+  files, subdirs = [], 0
+  for root, dirs, names in os.walk(corpus_dir):
+    dirs.sort()
+    subdirs += len(dirs)
+    files += [os.path.join(root, name) for name in names
+              if os.path.isfile(os.path.join(root, name))]
+  files.sort()
+  if subdirs:
+    print(f"reading {len(files)} files in {corpus_dir} and its {subdirs} subdirectories",
+          flush=True)
   if not files:
     raise DataPrepError(
         f"corpus dir {corpus_dir!r} contains no files; expected plain-text "
@@ -128,11 +141,6 @@ def read_line_blocks(path: str, counts: ReadCounts) -> Iterator[List[str]]:
     yield _decode_lines(rest, counts)
 
 
-def _contains(parent: str, child: str) -> bool:
-  parent, child = os.path.realpath(parent), os.path.realpath(child)
-  return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
-
-
 def prepare_output_dir(output_dir: str, protected_dirs: Sequence[str]) -> None:
   """Empties (or creates) the output dir, refusing to delete anything not ours.
 
@@ -141,15 +149,17 @@ def prepare_output_dir(output_dir: str, protected_dirs: Sequence[str]) -> None:
   temporary shards, build_info.json).
 
   Raises:
-    DataPrepError: the output dir is, or contains, a protected (input) dir, is
-      a file, or holds other files.
+    DataPrepError: the output dir is, contains or is inside a protected
+      (input) dir, is a file, or holds other files.
   """
   for protected in protected_dirs:
-    if _contains(output_dir, protected):
+    relation = fileio.path_overlap(output_dir, protected)
+    if relation is not None:
+      consequence = ("its shards would be read as corpus text by the next build"
+                     if relation == "is inside" else "clearing it would delete your data")
       raise DataPrepError(
-          f"output dir {output_dir!r} is or contains the input dir "
-          f"{protected!r}; clearing it would delete your data. Choose another "
-          "--output-dir")
+          f"output dir {output_dir!r} {relation} the input dir {protected!r}; "
+          f"{consequence}. Choose another --output-dir")
   if os.path.exists(output_dir) and not os.path.isdir(output_dir):
     raise DataPrepError(f"output dir {output_dir!r} is a file; choose a directory")
   if os.path.isdir(output_dir):

@@ -24,22 +24,23 @@ docs/faithfulness.md.
 """
 
 import collections
-import concurrent.futures
 import dataclasses
 import gc
-import multiprocessing
 import os
 import random
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from data_prep import corpus
+from data_prep import corpus, jobs
 from data_prep.corpus import DataPrepError
 from data_prep.examples import ExampleBuilder, ExampleSerializer, PretrainingExample
 from electra_tf import fileio
 from electra_tf.text.tokenization import make_tokenizer
 from electra_tf.text.vocab import SpecialTokenIds
 
+# The build warns when more of the text tokens than this are [UNK] (BERT's
+# uncased vocab on English text: well under 1%).
+UNK_WARNING_RATE = 0.05
 # Per-category warnings a job prints before it only counts.
 _MAX_WARNINGS = 20
 
@@ -86,6 +87,7 @@ class BuildStats:
   examples: int = 0
   example_tokens: int = 0  # non-padding tokens in examples, [CLS]/[SEP] included
   text_tokens: int = 0  # WordPiece tokens of the text read
+  unk_tokens: int = 0  # of which [UNK]
   truncated_tokens: int = 0  # text tokens cut to fit max_seq_length
   bytes_read: int = 0
   invalid_utf8_sequences: int = 0
@@ -169,6 +171,7 @@ class ExampleWriter:
     self.tokenizer = make_tokenizer(options.vocab_file, options.do_lower_case,
                                     options.strip_accents, options.tokenizer_backend)
     special = SpecialTokenIds.from_vocab(self.tokenizer.vocab, options.vocab_file)
+    self._unk = special.unk
     self.builder = ExampleBuilder(options.max_seq_length, special.cls, special.sep, rng)
     self._serializer = ExampleSerializer(max(self.tokenizer.vocab.values()))
     self._document_has_tokens = False
@@ -242,6 +245,7 @@ class ExampleWriter:
     encoded = self.tokenizer.encode_batch(texts)
     self.stats.lines += len(texts)
     self.stats.text_tokens += sum(map(len, encoded))
+    self.stats.unk_tokens += sum(ids.count(self._unk) for ids in encoded)
     token_ids = iter(encoded)
     add_line = self.builder.add_line
     for line in lines:
@@ -389,25 +393,6 @@ def _check_options(options: BuildOptions) -> None:
     raise DataPrepError(str(e)) from e
 
 
-def _run_jobs(job_fn: Callable[[int, BuildOptions, Sequence[str]], JobResult],
-              options: BuildOptions, splits: List[List[str]]) -> List[JobResult]:
-  """Runs one job per split, in this process or in spawned subprocesses."""
-  if len(splits) == 1:
-    return [job_fn(0, options, splits[0])]
-  # "spawn": forking a process that may hold TensorFlow state can deadlock.
-  context = multiprocessing.get_context("spawn")
-  with concurrent.futures.ProcessPoolExecutor(len(splits), mp_context=context) as pool:
-    futures = [pool.submit(job_fn, job_id, options, split)
-               for job_id, split in enumerate(splits)]
-    concurrent.futures.wait(futures)
-  failures = [(job_id, future.exception()) for job_id, future in enumerate(futures)
-              if future.exception() is not None]
-  if failures:
-    details = "; ".join(f"job {job_id}: {type(e).__name__}: {e}" for job_id, e in failures)
-    raise DataPrepError(f"{len(failures)} of {len(splits)} jobs failed ({details})")
-  return [future.result() for future in futures]
-
-
 def build(options: BuildOptions, inputs: Sequence[str],
           protected_dirs: Sequence[str] = (),
           job_fn: Callable[[int, BuildOptions, Sequence[str]], JobResult] = write_files_job,
@@ -440,7 +425,7 @@ def build(options: BuildOptions, inputs: Sequence[str],
             for job_id in range(options.num_processes)]
   start = time.time()
   try:
-    results = _run_jobs(job_fn, options, splits)
+    results = jobs.run_jobs(job_fn, options, splits)
   except BaseException:
     corpus.remove_temp_shards(options.output_dir)
     raise
@@ -489,6 +474,13 @@ def print_summary(stats: BuildStats, options: BuildOptions, wall_seconds: float)
       f"{1 - stats.example_tokens / slots:.1%} of {slots:,} slots; "
       f"{stats.text_tokens:,} text tokens, "
       f"{stats.truncated_tokens / max(stats.text_tokens, 1):.1%} cut by truncation")
+  unk_rate = stats.unk_tokens / max(stats.text_tokens, 1)
+  log(f"  [UNK]: {unk_rate:.2%} of the text tokens ({stats.unk_tokens:,})")
+  if unk_rate > UNK_WARNING_RATE:
+    log(f"WARNING: {unk_rate:.1%} of the text tokens are [UNK] (above {UNK_WARNING_RATE:.0%}): "
+        f"the vocab {options.vocab_file} does not fit this corpus. Check it is the whole "
+        "vocab (not truncated), for this language, and --do-lower-case / --no-lower-case "
+        "as it was built")
   if stats.invalid_utf8_sequences:
     log(f"  invalid UTF-8: {stats.invalid_utf8_sequences:,} sequence(s) replaced "
         f"in {stats.files_with_invalid_utf8} file(s)")

@@ -6,14 +6,16 @@
 - `--help` shows every flag's default (`new_parser`).
 - A user error (`electra_tf.errors.UserError`, or a file that does not
   exist) is one `error: <message>` line on stderr and exit status 2, before
-  any heavy work where the inputs allow it (`run_main`); anything else keeps
-  its traceback.
+  any heavy work where the inputs allow it (`run_main`); so is a fault of the
+  machine (disk full, a file where a directory is expected, permission
+  denied, a read-only file system); anything else keeps its traceback.
 - On a machine without an NVIDIA driver, TensorFlow's start-up prints no
   CUDA error line (`quiet_cpu_only_startup`, installed by `electra_cli`).
 """
 
 import argparse
 import ctypes.util
+import errno
 import importlib.abc
 import importlib.util
 import logging
@@ -98,6 +100,11 @@ def run_main(main: Callable[[Optional[Sequence[str]]], Optional[int]],
     status = main(argv)
   except (UserError, FileNotFoundError) as e:
     return report_user_error(e)
+  except Exception as e:  # pylint: disable=broad-except
+    message = environment_error_message(e)
+    if message is None:
+      raise
+    return report_user_error(message)
   return 0 if status is None else status
 
 
@@ -164,3 +171,35 @@ def quiet_cpu_only_startup() -> None:
     return
   if not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
     sys.meta_path.insert(0, _QuietTensorFlowImport())
+
+
+# Faults of the machine rather than of the code: errno -> what to do.
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "the disk is full: free space or write elsewhere",
+    errno.EDQUOT: "the disk quota is exhausted: free space or write elsewhere",
+    errno.ENOTDIR: "a file is where a directory is expected: move it or choose another path",
+    errno.EISDIR: "a directory is where a file is expected: choose another path",
+    errno.EACCES: "permission denied: check the path's owner and mode",
+    errno.EROFS: "the file system is read-only: write elsewhere",
+}
+
+
+def environment_error_message(error: BaseException) -> Optional[str]:
+  """One line for a disk-full, not-a-directory, permission or similar fault
+  (Python's OSError or TensorFlow's file-system errors); None for others."""
+  if isinstance(error, OSError) and error.errno in _ENVIRONMENT_ERRNOS:
+    where = f" ({error.filename})" if error.filename else ""
+    return f"{error.strerror}{where}; {_ENVIRONMENT_ERRNOS[error.errno]}"
+  tf = sys.modules.get("tensorflow")
+  if tf is None or not isinstance(error, tf.errors.OpError):
+    return None
+  first_line = (error.message or "").splitlines()[0] if error.message else ""
+  lowered = first_line.lower()
+  for needle, code in (("no space left", errno.ENOSPC), ("quota", errno.EDQUOT),
+                       ("not a directory", errno.ENOTDIR), ("is a directory", errno.EISDIR),
+                       ("read-only file system", errno.EROFS)):
+    if needle in lowered:
+      return f"{first_line}; {_ENVIRONMENT_ERRNOS[code]}"
+  if isinstance(error, tf.errors.PermissionDeniedError):
+    return f"{first_line}; {_ENVIRONMENT_ERRNOS[errno.EACCES]}"
+  return None

@@ -9,7 +9,9 @@ crash) sees the old version or the new one, never a partial file:
   `write_json` and `write_pickle` are built on it;
 - `atomic_directory(target)` does the same for a whole directory (exports,
   converted checkpoints), replacing an existing `target` only once the new
-  one is complete.
+  one is complete;
+- `path_overlap(output, input)` tells whether writing `output` could destroy
+  `input` (the same path, one inside the other), for commands to refuse it.
 
 Paths go through `tf.io.gfile`, so `gs://` works as on the original's TPUs;
 TensorFlow is imported on first use, so that importing this module (and the
@@ -19,16 +21,19 @@ configs and command lines built on it) stays fast.
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import pickle
 import uuid
-from typing import Any, Iterator, Type, Union
+from typing import Any, Iterator, Optional, Type, Union
 
 # Files of a run directory, written and read by several modules.
 PRETRAIN_CONFIG_FILE = "pretrain_config.json"  # a pre-training run's resolved config
 FINETUNE_CONFIG_FILE = "finetune_config.json"  # a fine-tuned trial's resolved config
 MODEL_SPEC_FILE = "model_spec.json"  # how to rebuild a converted electra_tf checkpoint
 VOCAB_FILE = "vocab.txt"  # the WordPiece vocab a model was trained with
+
+logger = logging.getLogger(__name__)
 
 
 def _tf():
@@ -133,14 +138,29 @@ def replace_directory(new: str, target: str) -> None:
   gfile.rmtree(old)
 
 
+def remove_leftover_temporaries(target: str) -> None:
+  """Deletes the temporary siblings of `target` that a killed run left behind
+  (`.<name>.tmp-*`), logging each."""
+  gfile = _tf().io.gfile
+  directory, name = os.path.split(target.rstrip("/"))
+  for leftover in gfile.glob(os.path.join(directory, f".{name}.tmp-*")):
+    logger.info("removing %s, left by an interrupted run", leftover)
+    if gfile.isdir(leftover):
+      gfile.rmtree(leftover)
+    else:
+      gfile.remove(leftover)
+
+
 @contextlib.contextmanager
 def atomic_directory(target: str) -> Iterator[str]:
   """Yields a new temporary directory beside `target`; on success it replaces
-  `target` (`replace_directory`), on an exception it is deleted."""
+  `target` (`replace_directory`), on an exception it is deleted. Temporaries
+  of `target` left by a killed run are deleted first."""
   gfile = _tf().io.gfile
   parent = os.path.dirname(os.path.abspath(target)) if "://" not in target else (
       os.path.dirname(target))
   gfile.makedirs(parent)
+  remove_leftover_temporaries(os.path.join(parent, os.path.basename(target.rstrip("/"))))
   tmp = temporary_sibling(os.path.join(parent, os.path.basename(target.rstrip("/"))))
   gfile.makedirs(tmp)
   try:
@@ -149,3 +169,26 @@ def atomic_directory(target: str) -> Iterator[str]:
   finally:
     if gfile.exists(tmp):
       gfile.rmtree(tmp)
+
+
+def comparable_path(path: str) -> str:
+  """`path` absolute with symlinks resolved (URLs: trailing slashes dropped)."""
+  if "://" in path:
+    return path.rstrip("/")
+  return os.path.realpath(os.path.expanduser(path))
+
+
+def path_overlap(output: str, input_path: str) -> Optional[str]:
+  """How `output` overlaps `input_path`: "is", "is inside", "contains" or None.
+
+  A command that replaces `output` destroys `input_path` in the first two
+  cases and (when it replaces a directory) in the third.
+  """
+  out, inp = comparable_path(output), comparable_path(input_path)
+  if out == inp:
+    return "is"
+  if inp.startswith(out.rstrip("/") + "/"):
+    return "contains"
+  if out.startswith(inp.rstrip("/") + "/"):
+    return "is inside"
+  return None

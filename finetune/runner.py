@@ -12,10 +12,13 @@ TF2 custom loop that runs on one device or under any `tf.distribute` strategy:
   learning-rate multipliers (`layerwise_lr_decay` > 0), learning rate
   warmed up over `warmup_proportion` of the steps and decayed linearly to 0;
   gradients clipped to global norm 1.0;
-- trials: each trial trains a fresh model from `init_checkpoint` in
-  `<model_dir>_<trial>` (cleared first), scores the dev set(s), appends to
-  `results_txt`/`results_pkl`, and with `write_test_outputs` predicts the
-  test splits of the first `n_writes_test` trials;
+- trials: each trial trains a fresh model from `init_checkpoint` in a
+  temporary sibling of `<model_dir>_<trial>`, scores the dev set(s), then
+  replaces `<model_dir>_<trial>` with it, appends to `results_txt` /
+  `results_pkl`, and with `write_test_outputs` predicts the test splits of
+  the first `n_writes_test` trials. A trial that fails or is killed leaves the
+  previous model and the results that describe it as they were; an
+  `init_checkpoint` inside a trial directory the run would replace is refused;
 - without `do_train`, a trial evaluates the checkpoint in its directory if
   there is one, else `init_checkpoint` (e.g. a fine-tuned trial directory).
 
@@ -26,6 +29,7 @@ the init checkpoint, a zero step count) before a model is built.
 import dataclasses
 import logging
 import os
+import re
 import shutil
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -55,6 +59,11 @@ logger = logging.getLogger(__name__)
 PRETRAINING_ONLY_WEIGHTS = ("generator", "discriminator_predictions/", "cloze_predictions/")
 
 Results = Dict[str, Dict[str, float]]  # task -> metric -> value
+
+# Training logs progress after the first FIRST_PROGRESS_STEPS steps, then about
+# every PROGRESS_SECONDS (and at least every iterations_per_loop steps).
+FIRST_PROGRESS_STEPS = 10
+PROGRESS_SECONDS = 30.0
 
 
 @dataclasses.dataclass
@@ -131,7 +140,8 @@ class ModelRunner:
 
   def __init__(self, config: FinetuningConfig, tasks: Sequence[Task],
                preprocessor: Preprocessor, data: PreparedData,
-               strategy: tf.distribute.Strategy, trial: int, seed: int):
+               strategy: tf.distribute.Strategy, trial: int, seed: int,
+               model_dir: Optional[str] = None):
     """Builds the model under `strategy` and loads its initial weights.
 
     Args:
@@ -139,8 +149,10 @@ class ModelRunner:
       tasks: its tasks, in `task_names` order.
       preprocessor, data: from `prepare_run`.
       strategy: where to build, train and predict.
-      trial: 1-based; the checkpoint goes to `config.trial_model_dir(trial)`.
+      trial: 1-based.
       seed: seeds the initialisation, dropout and shuffling.
+      model_dir: where checkpoints are read and written; default
+        `config.trial_model_dir(trial)`.
     """
     self.config = config
     self.tasks = list(tasks)
@@ -149,7 +161,7 @@ class ModelRunner:
     self.strategy = strategy
     self.trial = trial
     self.seed = seed
-    self.model_dir = config.trial_model_dir(trial)
+    self.model_dir = model_dir or config.trial_model_dir(trial)
     self.num_tasks = len(config.task_names)
     tf_keras.utils.set_random_seed(seed)
     with distribution.precision_policy(config.mixed_precision), strategy.scope():
@@ -215,9 +227,11 @@ class ModelRunner:
         config.weight_decay_rate, type(strategy).__name__, strategy.num_replicas_in_sync,
         config.mixed_precision, self.seed)
     start, step, loss = time.time(), 0, float("nan")
+    progress_steps = FIRST_PROGRESS_STEPS
     while step < num_steps:
       next_save = (step // config.save_checkpoints_steps + 1) * config.save_checkpoints_steps
-      loop_steps = min(config.iterations_per_loop, num_steps - step, next_save - step)
+      loop_steps = min(config.iterations_per_loop, num_steps - step, next_save - step,
+                       progress_steps)
       loop_start = time.time()
       loss_sum, count = train_loop(tf.constant(loop_steps))
       step = int(optimizer.iterations.numpy())
@@ -229,6 +243,8 @@ class ModelRunner:
                   seconds_to_str(elapsed), seconds_to_str(elapsed / step * (num_steps - step)))
       if step % config.save_checkpoints_steps == 0 or step >= num_steps:
         manager.save(checkpoint_number=step)
+      # Loops sized to end about every PROGRESS_SECONDS at the measured rate.
+      progress_steps = max(1, int(PROGRESS_SECONDS * step / (time.time() - start)))
     return loss
 
   def _make_train_loop(self, optimizer, iterator):
@@ -368,6 +384,27 @@ def _restore_task_files(config: FinetuningConfig, tasks: Sequence[Task]) -> None
       task.load_from_model_dir(directory)
 
 
+def check_init_checkpoint_kept(config: FinetuningConfig) -> None:
+  """Raises CheckpointError if training would replace the trial directory
+  that holds `init_checkpoint` (e.g. `init_checkpoint` pointing at this run's
+  `<model_dir>_1`, which trial 1 replaces and later trials would read)."""
+  if not (config.do_train and config.init_checkpoint):
+    return
+  trial_dir = re.compile(re.escape(fileio.comparable_path(config.model_dir)) + r"_(\d+)")
+  path = fileio.comparable_path(config.init_checkpoint)
+  while True:
+    match = trial_dir.fullmatch(path)
+    if match and (config.num_trials < 0 or int(match.group(1)) <= config.num_trials):
+      raise CheckpointError(
+          f"init_checkpoint {config.init_checkpoint} is in {path}, the trial directory "
+          "this run replaces with a new model: copy it elsewhere and point "
+          "init_checkpoint at the copy, or set model_dir to another directory")
+    parent = os.path.dirname(path)
+    if not parent or parent == path:
+      return
+    path = parent
+
+
 def prepare_run(config: FinetuningConfig):
   """Every check and all featurisation, before any model: (tasks, preprocessor, data).
 
@@ -379,6 +416,7 @@ def prepare_run(config: FinetuningConfig):
   tokenizer = FullTokenizer(config.vocab_file, config.do_lower_case)
   tasks = registry.get_tasks(config, tokenizer)
   check_data_files(config, tasks)
+  check_init_checkpoint_kept(config)
   if config.do_train or not checkpoints_in(config.trial_model_dir(1)):
     if config.init_checkpoint:
       modeling.check_init_checkpoint(config.init_checkpoint)
@@ -405,8 +443,8 @@ def run_finetuning(config: FinetuningConfig,
   Returns:
     The per-trial results ({task: {metric: value}}); empty without `do_eval`.
   """
-  tasks, preprocessor, data = prepare_run(config)
   strategy = strategy or distribution.create_strategy(config)
+  tasks, preprocessor, data = prepare_run(config)
   replicas = strategy.num_replicas_in_sync
   for key in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
     if getattr(config, key) % replicas:
@@ -424,17 +462,22 @@ def run_finetuning(config: FinetuningConfig,
     logger.info("=== trial %d/%s: %s", trial,
                 config.num_trials if config.num_trials > 0 else "inf", model_dir)
     if config.do_train:
-      shutil.rmtree(model_dir, ignore_errors=True)
-      modeling.save_model_files(model_dir, dataclasses.replace(config, seed=seed), tasks)
-    runner = ModelRunner(config, tasks, preprocessor, data, strategy, trial, seed)
-    if config.do_train:
-      runner.train()
+      # The previous model stays in model_dir until this one is trained and scored.
+      with fileio.atomic_directory(model_dir) as work_dir:
+        modeling.save_model_files(work_dir, dataclasses.replace(config, seed=seed), tasks)
+        runner = ModelRunner(config, tasks, preprocessor, data, strategy, trial, seed,
+                             model_dir=work_dir)
+        runner.train()
+        trial_results = runner.evaluate() if config.do_eval else None
+    else:
+      runner = ModelRunner(config, tasks, preprocessor, data, strategy, trial, seed)
+      trial_results = runner.evaluate() if config.do_eval else None
     if config.do_eval:
-      results.append(runner.evaluate())
+      results.append(trial_results)
       write_results(config, results)
       if config.write_test_outputs and trial <= config.n_writes_test:
         runner.write_test_outputs()
-    if trial != config.num_trials and not config.keep_all_models:
+    if config.do_train and trial != config.num_trials and not config.keep_all_models:
       shutil.rmtree(model_dir, ignore_errors=True)
     trial += 1
   if results:

@@ -81,6 +81,7 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
     raise ValueError(f"--from must be one of {FORMATS}, got {source_format!r}")
   if not tf.io.gfile.exists(input_path) and not tf.io.gfile.exists(input_path + ".index"):
     raise CheckpointError(f"input {input_path!r} does not exist")
+  _check_output_apart(output_dir, [input_path] + ([generator_path] if generator_path else []))
   check_output_dir(output_dir, overwrite)
   source_format = source_format or detect_format(input_path)
   if generator_path is not None and source_format != "hf":
@@ -98,7 +99,7 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
                             "drop hparams")
     loaded = native.load_hf(input_path, generator_path)
   else:
-    loaded = native.load_electra_tf(input_path, hparams or run_hparams(input_path))
+    loaded = native.load_electra_tf(input_path, hparams)
   if loaded.report is not None:
     log(loaded.report.summary())
   if to == "hf":
@@ -142,14 +143,18 @@ def _run_config(path: str) -> Optional[dict]:
   return fileio.read_json_object(run_config, CheckpointError)
 
 
-def run_hparams(path: str) -> Optional[dict]:
-  """The architecture hparams of a `run_pretraining.py` model dir without
-  `model_spec.json` (None otherwise): what rebuilds its checkpoints."""
-  directory = path if tf.io.gfile.isdir(path) else os.path.dirname(path)
-  saved = _run_config(path)
-  if saved is None or tf.io.gfile.exists(os.path.join(directory, fileio.MODEL_SPEC_FILE)):
-    return None
-  return {k: saved[k] for k in native.ARCHITECTURE_HPARAMS if k in saved}
+def _check_output_apart(output_dir: str, inputs) -> None:
+  """Raises CheckpointError if writing `output_dir` could destroy an input
+  (its directory, for a checkpoint prefix): the same path, or one inside the
+  other."""
+  for path in inputs:
+    directory = path if tf.io.gfile.isdir(path) else os.path.dirname(path) or "."
+    relation = fileio.path_overlap(output_dir, directory)
+    if relation is not None:
+      raise CheckpointError(
+          f"--output {output_dir} {relation} the input directory {directory}: the output "
+          "directory is replaced whole, so the input would be lost; choose an output "
+          "directory outside it")
 
 
 def _vocab_beside(input_path: str) -> Optional[str]:
@@ -195,7 +200,7 @@ def load_weights(variables: Mapping[str, tf.Variable], path: str, *,
   if source_format == "original":
     return original.load_original_checkpoint(variables, path, allow_missing=allow_missing)
   prefix = original.resolve_checkpoint(path)
-  loaded = native.load_electra_tf(prefix, run_hparams(prefix))
+  loaded = native.load_electra_tf(prefix)
   source = {name: variable.numpy() for name, variable in loaded.model.named_variables().items()}
   return original.assign_named_weights(
       variables, {name: array.shape for name, array in source.items()}, source.__getitem__,

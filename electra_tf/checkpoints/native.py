@@ -287,12 +287,17 @@ def save_electra_tf(model, output_dir: str, global_step: Optional[int] = None) -
 def load_electra_tf(path: str, hparams: Optional[Mapping[str, Any]] = None) -> Loaded:
   """Rebuilds and restores an electra_tf checkpoint (prefix or directory).
 
-  The model comes from `model_spec.json` beside the checkpoint; without one
-  (e.g. a training run's checkpoint), from pre-training `hparams`. Every
-  model variable must be restored.
+  The model comes from `model_spec.json` beside the checkpoint; without one,
+  from the `pretrain_config.json` of a `run_pretraining.py` model dir, then
+  `hparams` (which override either). Every model variable must be restored.
+  `global_step` is the checkpoint's own, or the training run's optimizer step.
   """
   prefix = original.resolve_checkpoint(path)
   spec_path = os.path.join(os.path.dirname(prefix), fileio.MODEL_SPEC_FILE)
+  run_config = os.path.join(os.path.dirname(prefix), fileio.PRETRAIN_CONFIG_FILE)
+  if not tf.io.gfile.exists(spec_path) and tf.io.gfile.exists(run_config):
+    saved = fileio.read_json_object(run_config, CheckpointError)
+    hparams = {**{k: saved[k] for k in ARCHITECTURE_HPARAMS if k in saved}, **(hparams or {})}
   if tf.io.gfile.exists(spec_path):
     spec = fileio.read_json_object(spec_path, CheckpointError)
     if hparams:
@@ -313,9 +318,21 @@ def load_electra_tf(path: str, hparams: Optional[Mapping[str, Any]] = None) -> L
     status.assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.OpError, IndexError) as e:
     raise CheckpointError(f"cannot restore {prefix!r} into the model {spec}: {e}") from e
+  return Loaded(model, spec, _global_step(prefix), None)
+
+
+# The step of a `run_pretraining.py` checkpoint: its optimizer's iteration
+# count (`optimizer/_iterations`, one level deeper under loss scaling).
+_OPTIMIZER_STEP = re.compile(r"optimizer/(?:\w+/)*_iterations/\.ATTRIBUTES/VARIABLE_VALUE")
+
+
+def _global_step(prefix: str) -> Optional[int]:
   reader = tf.train.load_checkpoint(prefix)
-  key = "global_step/.ATTRIBUTES/VARIABLE_VALUE"
-  step = int(reader.get_tensor(key)) if reader.has_tensor(key) else None
-  return Loaded(model, spec, step, None)
+  keys = ["global_step/.ATTRIBUTES/VARIABLE_VALUE"] + sorted(
+      key for key in reader.get_variable_to_shape_map() if _OPTIMIZER_STEP.fullmatch(key))
+  for key in keys:
+    if reader.has_tensor(key):
+      return int(reader.get_tensor(key))
+  return None
 
 

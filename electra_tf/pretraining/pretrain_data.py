@@ -19,6 +19,7 @@ with `tf.io.parse_example` gives the same tensors faster.
 """
 
 import functools
+import os
 from typing import Callable, Dict, List, Optional
 
 import tensorflow as tf
@@ -144,6 +145,41 @@ def get_input_fn(config, is_training: bool = True
   return input_fn
 
 
+def corrupt_record_error(config, error: tf.errors.OpError) -> PretrainingDataError:
+  """The error to raise when training meets a corrupt record (`error`):
+  every shard is read through (CRCs checked) to name the one that fails."""
+  for path in _matching_files(config):
+    try:
+      tf.data.TFRecordDataset(path).reduce(0, lambda count, _: count + 1)
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+      return PretrainingDataError(
+          f"shard {path} has a corrupt record ({e.message.splitlines()[0]}); delete it or "
+          f"rebuild the shards ({_BUILD_HINT}). The checkpoints written so far are kept")
+  return PretrainingDataError(
+      f"training read a corrupt record ({error.message.splitlines()[0]}), but every shard "
+      f"matching {config.pretrain_tfrecords!r} now reads cleanly: check the disk")
+
+
+def _check_framing(path: str) -> None:
+  """Walks a local TFRecord file's record headers (8-byte length, 4-byte CRC,
+  data, 4-byte CRC) with seeks, so a truncated shard is found before training."""
+  size = os.path.getsize(path)
+  offset = 0
+  with open(path, "rb") as f:
+    while offset < size:
+      header = f.read(8)
+      if len(header) < 8:
+        break
+      offset += 12 + int.from_bytes(header, "little") + 4
+      if offset >= size:
+        break
+      f.seek(offset)
+  if offset != size:
+    raise PretrainingDataError(
+        f"shard {path} is truncated, corrupt or not a TFRecord file (its record framing "
+        f"ends at byte {offset} of {size}); delete it or rebuild the shards ({_BUILD_HINT})")
+
+
 def _first_record(path: str) -> Optional[bytes]:
   """The first record of a TFRecord file; None if the file has none."""
   try:
@@ -191,8 +227,9 @@ def check_record(record: bytes, path: str, max_seq_length: int,
 def validate_pretraining_data(config) -> List[str]:
   """Checks, before training, that the TFRecords exist and fit the config.
 
-  The glob must match a file, and the first record of the first non-empty
-  shard must hold `input_ids`, `input_mask`, `segment_ids` of length
+  The glob must match a file; every local shard's record framing must end
+  exactly at its size (a truncated copy fails here, not hours into
+  training); the first record of every non-empty shard must hold `input_ids`, `input_mask`, `segment_ids` of length
   `max_seq_length` with ids below `vocab_size`.
 
   Args:
@@ -205,11 +242,16 @@ def validate_pretraining_data(config) -> List[str]:
     PretrainingDataError: with a message that names the pattern or shard.
   """
   files = _matching_files(config)
+  non_empty = 0
   for path in files:
+    if "://" not in path:
+      _check_framing(path)
     record = _first_record(path)
     if record is not None:
       check_record(record, path, config.max_seq_length, config.vocab_size)
-      return files
+      non_empty += 1
+  if non_empty:
+    return files
   raise PretrainingDataError(
       f"all {len(files)} files matching {config.pretrain_tfrecords!r} are empty; "
       f"rebuild them ({_BUILD_HINT})")

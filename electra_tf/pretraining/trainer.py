@@ -18,6 +18,7 @@ resumed run replays it.
 """
 
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -29,9 +30,11 @@ import tf_keras
 
 from electra_tf import fileio
 from electra_tf.checkpoints import conversion, original
+from electra_tf.config.hparams import ConfigError
 from electra_tf.config.pretraining import PretrainingConfig
 from electra_tf.modeling import objective
 from electra_tf.modeling.pretraining_model import PretrainingModel
+from electra_tf.pretraining import pretrain_data
 from electra_tf.pretraining.metrics import PretrainingMetrics
 from electra_tf.text.vocab import SpecialTokenIds
 from electra_tf.training import distribution
@@ -98,6 +101,51 @@ class ReplicaInput:
         lambda context: next(self.iterators[self._local_index[context.replica_id_in_sync_group]]))
 
 
+# Hparams a resumed run may change (with a logged line): how long, where and on
+# what hardware it runs, not what it trains.
+RESUMABLE_CHANGES = frozenset({
+    "model_name", "data_dir", "model_dir", "pretrain_tfrecords", "vocab_file", "results_txt",
+    "results_pkl", "init_checkpoint", "do_train", "do_eval", "num_train_steps",
+    "num_eval_steps", "eval_batch_size", "iterations_per_loop", "save_checkpoints_steps",
+    "keep_checkpoint_max", "use_tpu", "num_tpu_cores", "tpu_job_name", "tpu_name", "tpu_zone",
+    "gcp_project", "distribution_strategy", "devices", "mixed_precision", "jit_compile"})
+
+
+def reconcile_with_saved_config(config: PretrainingConfig) -> None:
+  """Makes a run resuming in `model_dir` the run it claims to be.
+
+  Without a checkpoint and a saved `pretrain_config.json` there is nothing to
+  resume. Otherwise an unset `seed` takes the saved one (the one the run
+  drew), changes to `RESUMABLE_CHANGES` are logged, and any other change is
+  refused.
+
+  Raises:
+    ConfigError: naming every changed hparam with its saved and new value.
+  """
+  saved_path = os.path.join(config.model_dir, fileio.PRETRAIN_CONFIG_FILE)
+  if not (tf.train.latest_checkpoint(config.model_dir) and tf.io.gfile.exists(saved_path)):
+    return
+  saved = fileio.read_json_object(saved_path, ConfigError)
+  if config.seed is None and saved.get("seed") is not None:
+    config.seed = saved["seed"]
+    logger.info("resuming with the seed the run drew, %d (%s)", config.seed, saved_path)
+  current = json.loads(config.to_json())
+  changed = {key: (saved[key], value) for key, value in current.items()
+             if key in saved and saved[key] != value}
+  accepted = {k: v for k, v in changed.items() if k in RESUMABLE_CHANGES}
+  refused = {k: v for k, v in changed.items() if k not in RESUMABLE_CHANGES}
+  describe = lambda items: ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in
+                                     sorted(items.items()))
+  if refused:
+    raise ConfigError(
+        f"{config.model_dir} holds a run with other hparams ({saved_path}): "
+        f"{describe(refused)}. Resume with the saved values, or pass another model name "
+        "to start a new run; only " + ", ".join(sorted(RESUMABLE_CHANGES)) +
+        " may change on resume")
+  if accepted:
+    logger.info("resuming with changed hparams: %s", describe(accepted))
+
+
 class Pretrainer:
   """Builds the model, optimizer and checkpoints under a strategy; trains or evaluates."""
 
@@ -111,6 +159,7 @@ class Pretrainer:
     self.jit_compile = distribution.use_jit_compile(config, self.strategy)
     self.is_chief = distribution.is_chief(self.strategy)
     self.special_ids = SpecialTokenIds.from_vocab_file(config.vocab_file)
+    reconcile_with_saved_config(config)
     if config.seed is None:
       config.seed = int.from_bytes(os.urandom(4), "little") >> 1
       logger.info("seed %d (drawn, as no seed was given; saved in %s)", config.seed,
@@ -285,9 +334,6 @@ class Pretrainer:
     manager = tf.train.CheckpointManager(
         checkpoint, self._checkpoint_dir(), max_to_keep=config.keep_checkpoint_max or None)
     self._log_setup()
-    if self.is_chief:
-      os.makedirs(config.model_dir, exist_ok=True)
-      config.write_json(os.path.join(config.model_dir, fileio.PRETRAIN_CONFIG_FILE))
     writer = (tf.summary.create_file_writer(config.model_dir) if self.is_chief
               else tf.summary.create_noop_writer())
     train_loop = self._make_train_loop(replica_input)
@@ -298,11 +344,17 @@ class Pretrainer:
       next_save = (step // config.save_checkpoints_steps + 1) * config.save_checkpoints_steps
       num_steps = min(config.iterations_per_loop, config.num_train_steps - step, next_save - step)
       loop_start = time.time()
-      values = {k: float(v) for k, v in train_loop(tf.constant(num_steps)).items()}
+      try:
+        values = {k: float(v) for k, v in train_loop(tf.constant(num_steps)).items()}
+      except tf.errors.DataLossError as e:
+        raise pretrain_data.corrupt_record_error(config, e) from e
       loop_time = time.time() - loop_start
       stats = LoopStats(total_loss=values["total_loss"], mlm_loss=values["mlm_loss"],
                         disc_loss=values.get("disc_loss"), grad_norm=values["grad_norm"])
       self._log_progress(stats, num_steps / loop_time, start_step, start_time, writer)
+      if step == start_step and self.is_chief:
+        # Rewritten once the run has trained cleanly, before its first checkpoint.
+        config.write_json(os.path.join(config.model_dir, fileio.PRETRAIN_CONFIG_FILE))
       if self.step % config.save_checkpoints_steps == 0 or self.step >= config.num_train_steps:
         manager.save(checkpoint_number=self.step)
     if not self.is_chief:
@@ -375,11 +427,21 @@ class Pretrainer:
       metrics.update(self.model(batch, training=False, example_seeds=seeds))
 
     @tf.function
-    def eval_loop(num_steps):
-      for eval_step in tf.range(num_steps):
+    def eval_loop(first_step, num_steps):
+      for eval_step in tf.range(first_step, first_step + num_steps):
         strategy.run(replica_step, args=(replica_input.next(), eval_step))
 
-    eval_loop(tf.constant(config.num_eval_steps))
+    # Loops of 10 steps, then sized to log progress about every 30 s.
+    done, chunk, start = 0, 10, time.time()
+    while done < config.num_eval_steps:
+      num_steps = min(chunk, config.num_eval_steps - done)
+      eval_loop(tf.constant(done, tf.int64), tf.constant(num_steps, tf.int64))
+      done += num_steps
+      elapsed = time.time() - start
+      logger.info("eval step %d/%d | elapsed %s ETA %s", done, config.num_eval_steps,
+                  seconds_to_str(elapsed),
+                  seconds_to_str(elapsed / done * (config.num_eval_steps - done)))
+      chunk = max(1, int(30.0 * done / max(elapsed, 1e-9)))
     results = metrics.result()
     results["global_step"] = self.step
     for key in sorted(results):

@@ -24,8 +24,8 @@ def load_vocab(vocab_file: str) -> Dict[str, int]:
     exists, open_file = os.path.isfile(vocab_file), open
   if not exists:
     raise FileNotFoundError(
-        f"vocab file {vocab_file!r} does not exist; pass --vocab-file or put "
-        "vocab.txt in the data dir (the BERT uncased vocab ships as data/vocab.txt)")
+        f"vocab file {vocab_file!r} does not exist; put a WordPiece vocab there or point "
+        "the command at one (the BERT uncased vocab ships as data/vocab.txt)")
   vocab: Dict[str, int] = {}
   try:
     with open_file(vocab_file, "rb") as f:
@@ -77,6 +77,5 @@ def check_vocab_size(vocab_file: str, vocab_size: int) -> None:
   if num_tokens != vocab_size:
     raise ConfigError(
         f"vocab file {vocab_file} has {num_tokens} tokens but vocab_size is "
-        f"{vocab_size}; set the hparam vocab_size to {num_tokens} (e.g. "
-        f"--hparams '{{\"vocab_size\": {num_tokens}}}') or pass the matching "
-        "vocab_file")
+        f"{vocab_size}; set the hparam vocab_size to {num_tokens} (\"vocab_size\": "
+        f"{num_tokens} in --hparams) or use the vocab the model was built with")

@@ -26,19 +26,49 @@ def create_strategy(config: RuntimeConfig) -> tf.distribute.Strategy:
   the TPU named by `tpu_name` / `tpu_zone` / `gcp_project` (or the local TPU).
 
   Raises:
-    ConfigError: a TPU was requested but none can be reached.
+    ConfigError: a TPU was requested but none can be reached; `devices` names
+      a device this machine does not have; mirrored without `devices` on a
+      machine without GPUs.
   """
   kind = config.strategy_kind
   if kind == "default":
     device = "/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0"
     return tf.distribute.OneDeviceStrategy(device)
   if kind == "mirrored":
+    check_devices(config.devices)
     return tf.distribute.MirroredStrategy(devices=config.devices)
   if kind == "multi_worker_mirrored":
     if "TF_CONFIG" not in os.environ:
       logger.warning("multi_worker_mirrored without TF_CONFIG runs as a single worker")
     return tf.distribute.MultiWorkerMirroredStrategy()
   return _create_tpu_strategy(config)
+
+
+def check_devices(devices) -> None:
+  """Raises ConfigError unless every device exists (a MirroredStrategy over a
+  missing device waits for it forever); None means all local GPUs."""
+  available = {(d.device_type, int(d.name.rsplit(":", 1)[1]))
+               for d in tf.config.list_logical_devices()}
+  have = ", ".join(sorted(f"/{kind.lower()}:{index}" for kind, index in available))
+  if devices is None:
+    if not any(kind == "GPU" for kind, _ in available):
+      raise ConfigError(
+          "distribution_strategy 'mirrored' without devices mirrors over all local GPUs, "
+          f"but TensorFlow sees no GPU (devices: {have}); install a CUDA-enabled TensorFlow "
+          "and check nvidia-smi, or pass devices, e.g. [\"/cpu:0\"]")
+    return
+  for name in devices:
+    try:
+      spec = tf.DeviceSpec.from_string(name)
+    except ValueError as e:
+      raise ConfigError(f"devices: {name!r} is not a device name such as \"/gpu:0\": {e}") from e
+    kind, index = (spec.device_type or "").upper(), spec.device_index or 0
+    if (kind, index) not in available:
+      hint = (" TensorFlow sees no GPU: install a CUDA-enabled TensorFlow and check "
+              "nvidia-smi." if kind == "GPU" and not tf.config.list_logical_devices("GPU")
+              else "")
+      raise ConfigError(f"devices names {name!r}, which this machine does not have "
+                        f"(it has {have}).{hint}")
 
 
 def _create_tpu_strategy(config) -> tf.distribute.TPUStrategy:

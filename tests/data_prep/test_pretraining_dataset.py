@@ -370,3 +370,47 @@ def test_a_small_corpus_writes_only_the_shards_it_fills(tmp_path, capsys, num_pr
   assert len(said) == 1
   assert said[0].endswith("4 examples fill 4 of the 1000 shards: writing 4 "
                           "(pretrain_data.tfrecord-*-of-4)")
+def _alive(pid: int) -> bool:
+  """Running (a zombie, dead but not yet reaped, is not)."""
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+  except FileNotFoundError:
+    return False
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_killed_build_leaves_no_worker_processes(tmp_path):
+  """SIGKILL of the builder while its 2 worker processes write: both exit."""
+  corpus_dir = tmp_path / "corpus"
+  corpus_dir.mkdir()
+  for copy in range(4):
+    for path in sorted(CORPUS_DIR.iterdir()):
+      shutil.copy(path, corpus_dir / f"{path.name}.{copy}")
+  output_dir = tmp_path / "out"
+  process = subprocess.Popen(
+      [sys.executable, str(ROOT / "build_pretraining_dataset.py"), "--corpus-dir",
+       str(corpus_dir), "--vocab-file", str(VOCAB_FILE), "--output-dir", str(output_dir),
+       "--num-out-files", "8", "--num-processes", "2", "--seed", "0"],
+      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  try:
+    deadline = time.time() + 120
+    while len(shards.temp_shards(output_dir) if output_dir.exists() else []) < 8:
+      assert process.poll() is None and time.time() < deadline, "build did not start"
+      time.sleep(0.05)
+    workers = [int(pid) for pid in subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True,
+        check=True).stdout.split()]
+    workers = [pid for pid in workers if _alive(pid)]
+    assert len(workers) >= 2, workers  # the two jobs (and multiprocessing's helpers)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+  finally:
+    if process.poll() is None:
+      process.kill()
+  deadline = time.time() + 15
+  while any(_alive(pid) for pid in workers) and time.time() < deadline:
+    time.sleep(0.2)
+  assert not [pid for pid in workers if _alive(pid)], "orphaned workers still running"
+  assert shards.final_shards(output_dir) == []

@@ -88,7 +88,8 @@ def test_the_script_runs_as_a_program(tiny_original, tmp_path):
     (["--input", "{missing}"], "does not exist"),
     (["--hparams", "{{not json"], "--hparams is not valid JSON"),
     (["--hf_generator", "{tiny}"], "only for Hugging Face sources"),
-    (["--output", "{tiny}"], "is not empty; choose another or pass --overwrite"),
+    (["--output", "{tiny}"], "is the input directory"),
+    (["--output", "{tiny}/.."], "contains the input directory"),
     (["--to", "original"], "already in the original format"),
 ])
 def test_bad_arguments_fail_before_any_output(tiny_original, tmp_path, capsys, args, message):

@@ -127,10 +127,28 @@ def test_validation_passes_and_skips_empty_shards(tmp_path):
   assert len(pretrain_data.validate_pretraining_data(config)) == 2
 
 
+def test_a_truncated_shard_after_good_ones_is_named_before_training(tmp_path):
+  directory = tmp_path / "data"
+  directory.mkdir()
+  for index in range(3):
+    with tf.io.TFRecordWriter(str(directory / f"pretrain_data.tfrecord-{index}-of-3")) as w:
+      for doc in range(4):
+        w.write(record(doc, 0))
+  truncated = directory / "pretrain_data.tfrecord-2-of-3"
+  data = truncated.read_bytes()
+  truncated.write_bytes(data[:len(data) - 10])  # as a copy cut short by a full disk
+  config = make_config(tmp_path, str(directory / "*"))
+  with pytest.raises(pretrain_data.PretrainingDataError) as error:
+    pretrain_data.validate_pretraining_data(config)
+  assert str(error.value).startswith(
+      f"shard {truncated} is truncated, corrupt or not a TFRecord file (its record framing "
+      f"ends at byte {len(data)} of {len(data) - 10})")
+
+
 @pytest.mark.parametrize("case,message", [
     ("wrong_length", "input_ids has length 12 but max_seq_length is 8"),
     ("missing_feature", "no int64 feature 'segment_ids'"),
-    ("corrupt", "is corrupt or not a TFRecord file"),
+    ("corrupt", "corrupt or not a TFRecord file"),
     ("not_an_example", "not a tf.train.Example"),
     ("all_empty", "are empty"),
     ("id_out_of_vocab", "outside vocab_size 1500"),

@@ -1,7 +1,9 @@
-"""A CPU-only start-up prints no error-level line (`cli.quiet_cpu_only_startup`)."""
+"""A CPU-only start-up prints no error-level line (`cli.quiet_cpu_only_startup`); a tiny
+run prints each warning once."""
 
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -13,7 +15,7 @@ import pytest
 from electra_tf import cli
 from tests.conftest import ROOT
 from tests.helpers import glue_fixtures
-from tests.helpers.output_lines import error_lines
+from tests.helpers.output_lines import error_lines, repeated_warnings
 
 START_TENSORFLOW = ("import tensorflow as tf, sys; tf.constant(1) + 1; "
                     "sys.stderr.write('after start-up\\n')")
@@ -86,13 +88,19 @@ def test_every_script_starts_without_error_lines(tmp_path):
              "num_train_steps": 2, "num_warmup_steps": 1, "iterations_per_loop": 2}
   outputs["run_pretraining"] = run_script("run_pretraining.py", "--data-dir", data_dir,
                                           "--model-name", "m", "--hparams", json.dumps(hparams))
+  evaluation = {**hparams, "do_train": False, "do_eval": True, "eval_batch_size": 8,
+                "num_eval_steps": 2}
+  outputs["run_pretraining do_eval"] = run_script(
+      "run_pretraining.py", "--data-dir", data_dir, "--model-name", "m", "--hparams",
+      json.dumps(evaluation))
   glue_fixtures.write_glue(str(data_dir), ["sst"], n=8)
   finetuning = {"model_size": "tiny", "task_names": ["sst"], "max_seq_length": 32,
-                "train_batch_size": 8, "num_train_epochs": 1, "seed": 0}
+                "train_batch_size": 8, "num_train_epochs": 1, "seed": 0, "num_trials": 3,
+                "write_test_outputs": True}
   outputs["run_finetuning"] = run_script("run_finetuning.py", "--data-dir", data_dir,
                                          "--model-name", "m", "--hparams", json.dumps(finetuning))
   expected = [line for line in outputs["run_finetuning"].splitlines() if "as expected" in line]
-  assert len(expected) == 1 and "generator" in expected[0], outputs["run_finetuning"]
+  assert len(expected) == 3 and "generator" in expected[0], outputs["run_finetuning"]
   outputs["export_saved_model"] = run_script("export_saved_model.py", "--model-dir",
                                              data_dir / "models" / "m", "--export-dir",
                                              tmp_path / "exports")
@@ -109,3 +117,31 @@ def test_every_script_starts_without_error_lines(tmp_path):
       "--num-out-files", 2)
   for script, output in outputs.items():
     assert error_lines(output) == [], f"{script}:\n{output}"
+    # Each warning once: e.g. TensorFlow's retracing warning, which fine-tuning
+    # printed twice when it traced a prediction step per task and split.
+    assert repeated_warnings(output) == [], f"{script}:\n{output}"
+
+
+def test_repeated_warning_pattern():
+  retracing = ("{} out of the last {} calls to <function f at 0x{}> triggered tf.function "
+               "retracing.")
+  text = "\n".join([
+      "05:14:52 WARNING: " + retracing.format(5, 7, "7f1e592f8e00"),
+      "05:14:53 WARNING: " + retracing.format(6, 9, "7f1e592f8ae0"),
+      "2026-12-02 04:30:00.1: W tensorflow/core/x.cc:404] End of sequence",
+      "2026-12-02 04:30:01.2: W tensorflow/core/x.cc:404] End of sequence",
+      "/a/b.py:3: UserWarning: once", "05:14:54 no optimizer slots", "05:14:55 no optimizer slots"])
+  assert repeated_warnings(text) == [
+      "05:14:53 WARNING: " + retracing.format(6, 9, "7f1e592f8ae0"),
+      "2026-12-02 04:30:01.2: W tensorflow/core/x.cc:404] End of sequence"]
+
+
+def test_log_lines_name_warning_and_error_levels():
+  formatter = cli.LevelTaggedFormatter("%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+  def line(level):
+    record = logging.LogRecord("x", level, __file__, 1, "a %s", ("message",), None)
+    return formatter.format(record).split(" ", 1)[1]
+
+  assert [line(logging.INFO), line(logging.WARNING), line(logging.ERROR)] == [
+      "a message", "WARNING: a message", "ERROR: a message"]

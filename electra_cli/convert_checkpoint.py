@@ -15,7 +15,10 @@ TF2 format and Hugging Face directories.
   python convert_checkpoint.py --input $DATA_DIR/models/$MODEL/finetuning_models/sst_model_1 \\
       --output hf_sst --to hf
 
-The logic is in `electra_tf.checkpoints.conversion`.
+The logic is in `electra_tf.checkpoints.conversion` and, for Hugging Face
+output, `electra_tf.checkpoints.huggingface_export`; a fine-tuned trial
+directory (one with `finetune_config.json`) goes through
+`export_finetuned_classifier` below.
 """
 
 from typing import Optional, Sequence
@@ -30,8 +33,10 @@ from finetune import modeling as finetune_modeling
 def build_arg_parser():
   parser = cli.new_parser(__doc__)
   parser.add_argument("--input", required=True,
-                      help="checkpoint prefix or directory (original or electra_tf), or a "
-                           "Hugging Face directory with config.json and model.safetensors")
+                      help="checkpoint prefix or directory (original or electra_tf, e.g. a "
+                           "run_pretraining model dir), a Hugging Face directory with "
+                           "config.json and model.safetensors, or (--to hf) a fine-tuned "
+                           "trial directory")
   parser.add_argument("--output", required=True,
                       help="output directory (must not exist or be empty, unless --overwrite)")
   parser.add_argument("--to", required=True, choices=conversion.OUTPUT_FORMATS,

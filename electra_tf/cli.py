@@ -74,11 +74,24 @@ def add_case_flags(parser: argparse.ArgumentParser) -> None:
   parser.set_defaults(do_lower_case=True, strip_accents=True)
 
 
+class LevelTaggedFormatter(logging.Formatter):
+  """`HH:MM:SS message`; a warning or error says so: `HH:MM:SS WARNING: message`."""
+
+  def format(self, record: logging.LogRecord) -> str:
+    text = super().format(record)
+    if record.levelno < logging.WARNING:
+      return text
+    stamp, _, message = text.partition(" ")
+    return f"{stamp} {record.levelname}: {message}"
+
+
 def configure_logging() -> None:
-  """Timestamped INFO lines on stdout; TensorFlow's and absl's internal INFO
-  lines (e.g. per-checkpoint-save timings) silenced."""
-  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                      datefmt="%H:%M:%S", stream=sys.stdout)
+  """Timestamped INFO lines on stdout, warnings and errors tagged with their
+  level; TensorFlow's and absl's internal INFO lines (e.g. per-checkpoint-save
+  timings) silenced."""
+  handler = logging.StreamHandler(sys.stdout)
+  handler.setFormatter(LevelTaggedFormatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+  logging.basicConfig(level=logging.INFO, handlers=[handler])
   for noisy in ("tensorflow", "absl"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
 

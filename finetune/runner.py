@@ -167,6 +167,10 @@ class ModelRunner:
     with distribution.precision_policy(config.mixed_precision), strategy.scope():
       self.model: FinetuningModel = modeling.build_model(config, self.tasks)
     self.names = self.model.named_variables()
+    # One prediction step for every task and split of the trial, traced once
+    # per batch size: a tf.function per `predict` call retraced every time,
+    # and TensorFlow warned about it.
+    self._predict_step = tf.function(self._distributed_predict)
     self._initialize()
 
   def _initialize(self) -> None:
@@ -285,6 +289,23 @@ class ModelRunner:
 
   # --- prediction and evaluation --------------------------------------------------------
 
+  def _distributed_predict(self, batch):
+    """{task name: its head's outputs, `loss` and features without the task
+    prefix}, plus `task_id`, for one batch; per-replica values."""
+    return self.strategy.run(self._replica_predict, args=(batch,))
+
+  def _replica_predict(self, batch):
+    all_outputs = self.model(batch, training=False)
+    results = {"task_id": batch["task_id"]}
+    for task in self.tasks:
+      prefix = task.name + "_"
+      outputs = dict(all_outputs[task.name])
+      outputs["loss"] = task.loss(outputs, batch)
+      outputs.update({spec.name[len(prefix):]: batch[spec.name]
+                      for spec in task.feature_specs()})
+      results[task.name] = outputs
+    return results
+
   def predict(self, task: Task, cached: CachedSplit, batch_size: int) -> Dict[str, np.ndarray]:
     """Per-example outputs of `task` on a cached split, padding dropped.
 
@@ -292,22 +313,12 @@ class ModelRunner:
       The head's outputs, `loss`, and the task's features without the task
       prefix (`eid`, labels), as arrays whose first dimension is the example.
     """
-    strategy, model = self.strategy, self.model
-    prefix = task.name + "_"
-    feature_names = [spec.name for spec in task.feature_specs()]
-
-    def replica_step(batch):
-      outputs = dict(model(batch, training=False)[task.name])
-      outputs["loss"] = task.loss(outputs, batch)
-      outputs.update({name[len(prefix):]: batch[name] for name in feature_names})
-      outputs["task_id"] = batch["task_id"]
-      return outputs
-
-    step = tf.function(lambda batch: strategy.run(replica_step, args=(batch,)))
+    strategy = self.strategy
     dataset = self.preprocessor.dataset(cached, batch_size, is_training=False)
     collected: Dict[str, List[np.ndarray]] = {}
     for batch in strategy.experimental_distribute_dataset(dataset):
-      for name, value in step(batch).items():
+      outputs = self._predict_step(batch)
+      for name, value in {**outputs[task.name], "task_id": outputs["task_id"]}.items():
         collected.setdefault(name, []).extend(
             t.numpy() for t in strategy.experimental_local_results(value))
     arrays = {name: np.concatenate(parts) for name, parts in collected.items()}

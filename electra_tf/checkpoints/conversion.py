@@ -88,6 +88,13 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
     raise CheckpointError("a generator directory is only for Hugging Face sources")
   if source_format == to:
     raise CheckpointError(f"{input_path!r} is already in the {to} format")
+  if to == "hf":
+    if global_step is not None:
+      raise CheckpointError("--global-step does not apply to --to hf (HF directories "
+                            "hold no step)")
+    vocab_file = huggingface_export.check_vocab(
+        vocab_file or _vocab_beside(input_path) or (_run_config(input_path) or {}).get(
+            "vocab_file"))
 
   log(f"reading {source_format} checkpoint {input_path}"
       + (f" + generator {generator_path}" if generator_path else ""))
@@ -126,9 +133,7 @@ def _write_hf(model, input_path: str, output_dir: str, vocab_file: Optional[str]
               log: Callable[[str], None]) -> str:
   networks = huggingface_export.model_networks(model)
   run_config = _run_config(input_path) or {}
-  vocab_file = huggingface_export.check_vocab(
-      vocab_file or _vocab_beside(input_path) or run_config.get("vocab_file"),
-      networks[0]["config"]["vocab_size"])
+  huggingface_export.check_vocab(vocab_file, networks[0]["config"]["vocab_size"])
   huggingface_export.export_networks(output_dir, networks, vocab_file,
                                      run_config.get("do_lower_case", True), log)
   return output_dir

@@ -165,12 +165,14 @@ def write_hf_directory(directory: str, config: Mapping, state: Mapping[str, np.n
   fileio.write_json(os.path.join(directory, "special_tokens_map.json"), _SPECIAL_TOKENS)
 
 
-def check_vocab(vocab_file: Optional[str], vocab_size: int) -> str:
-  """The vocabulary to ship, checked against the model's vocab_size."""
+def check_vocab(vocab_file: Optional[str], vocab_size: Optional[int] = None) -> str:
+  """The vocabulary to ship: it exists and (if `vocab_size` is given) fits the model."""
   if vocab_file is None or not tf.io.gfile.exists(vocab_file):
     raise CheckpointError(
         f"no vocabulary found ({vocab_file or 'none beside the checkpoint'}); a Hugging Face "
         "directory needs one: pass --vocab-file path/to/vocab.txt")
+  if vocab_size is None:
+    return vocab_file
   with tf.io.gfile.GFile(vocab_file) as f:
     size = sum(1 for line in f if line.strip())
   if size > vocab_size:

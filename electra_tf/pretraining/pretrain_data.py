@@ -93,7 +93,8 @@ def make_dataset(config, batch_size: Optional[int] = None, is_training: bool = T
       eval_batch_size when not training.
     is_training: when True, files interleave non-deterministically (the
       original's `sloppy`), which is faster. Evaluation reads the same shards,
-      repeated and shuffled, as in the original.
+      repeated and shuffled, as in the original, but in a fixed order: the
+      shuffles are seeded with `config.seed` (0 when None).
     input_context: from `distribute_datasets_from_function`; selects this
       pipeline's files (or records) and the per-replica batch size.
 
@@ -119,15 +120,18 @@ def make_dataset(config, batch_size: Optional[int] = None, is_training: bool = T
     dataset = dataset.shard(num_pipelines, pipeline_id)
     files = files[pipeline_id::num_pipelines]
   dataset = dataset.repeat()
+  # Evaluation shuffles with the run's seed, so that two evaluations of one
+  # checkpoint see the same batches; training shuffles afresh, as the original.
+  eval_seed = None if is_training else (config.seed or 0)
   dataset = dataset.shuffle(
-      buffer_size=len(files), seed=_RECORD_SHARDING_SEED if shard_records else None)
+      buffer_size=len(files), seed=_RECORD_SHARDING_SEED if shard_records else eval_seed)
   dataset = dataset.interleave(
       tf.data.TFRecordDataset, cycle_length=min(MAX_CYCLE_LENGTH, len(files)),
       num_parallel_calls=tf.data.AUTOTUNE,
       deterministic=shard_records or not is_training)
   if shard_records:
     dataset = dataset.shard(num_pipelines, pipeline_id)
-  dataset = dataset.shuffle(buffer_size=SHUFFLE_BUFFER)
+  dataset = dataset.shuffle(buffer_size=SHUFFLE_BUFFER, seed=eval_seed)
   dataset = dataset.batch(batch_size, drop_remainder=True)
   dataset = dataset.map(
       functools.partial(parse_examples, max_seq_length=config.max_seq_length),

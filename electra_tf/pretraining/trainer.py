@@ -48,6 +48,29 @@ logger = logging.getLogger(__name__)
 # of per-replica batches (dicts of int [per_replica_batch, L] tensors).
 DatasetFn = Callable[[tf.distribute.InputContext, int, bool], tf.data.Dataset]
 
+# The seed of an evaluation without a seed, of a checkpoint without a saved
+# config (e.g. a converted original checkpoint): eval must be repeatable.
+EVAL_SEED_WITHOUT_SAVED_CONFIG = 0
+
+
+def resolve_seed(config: PretrainingConfig):
+  """(seed, where it came from) for a config without a seed.
+
+  The run's saved `pretrain_config.json` seed when model_dir has one (a resumed
+  run replays its randomness, an evaluation masks as every other evaluation of
+  the run); otherwise drawn for training and fixed for evaluation.
+  """
+  saved_path = os.path.join(config.model_dir, fileio.PRETRAIN_CONFIG_FILE)
+  if os.path.exists(saved_path):
+    saved = fileio.read_json_object(saved_path).get("seed")
+    if saved is not None:
+      return int(saved), f"from {saved_path}"
+  if not config.do_train:
+    return EVAL_SEED_WITHOUT_SAVED_CONFIG, "fixed for evaluation, as no seed was given or saved"
+  return (int.from_bytes(os.urandom(4), "little") >> 1,
+          f"drawn, as no seed was given; saved in {fileio.PRETRAIN_CONFIG_FILE}")
+
+
 @dataclasses.dataclass
 class LoopStats:
   """Global (all-replica) losses averaged over one loop of steps."""
@@ -161,9 +184,8 @@ class Pretrainer:
     self.special_ids = SpecialTokenIds.from_vocab_file(config.vocab_file)
     reconcile_with_saved_config(config)
     if config.seed is None:
-      config.seed = int.from_bytes(os.urandom(4), "little") >> 1
-      logger.info("seed %d (drawn, as no seed was given; saved in %s)", config.seed,
-                  fileio.PRETRAIN_CONFIG_FILE)
+      config.seed, origin = resolve_seed(config)
+      logger.info("seed %d (%s)", config.seed, origin)
     with distribution.precision_policy(config.mixed_precision), self.strategy.scope():
       self.model = PretrainingModel(config, self.special_ids)
       self.model.build_variables()

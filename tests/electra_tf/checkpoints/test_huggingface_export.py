@@ -174,4 +174,7 @@ def test_untied_generator_embeddings_and_missing_vocab_are_refused(tmp_path):
   native.save_electra_tf(perturbed_model("tiny"), str(tmp_path / "tf2"))
   with pytest.raises(CheckpointError, match="--vocab-file"):
     conversion.convert(str(tmp_path / "tf2"), str(tmp_path / "hf"), "hf", log=lambda _: None)
+  with pytest.raises(CheckpointError, match="--global-step does not apply"):
+    conversion.convert(str(tmp_path / "tf2"), str(tmp_path / "hf"), "hf", global_step=3,
+                       vocab_file=str(VOCAB_FILE), log=lambda _: None)
   assert not os.path.exists(tmp_path / "hf")

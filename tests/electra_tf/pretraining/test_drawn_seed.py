@@ -1,9 +1,9 @@
-"""A seed drawn because none was given is logged and saved."""
+"""A seed drawn because none was given is logged and saved; a saved one is reused."""
 
 import logging
 import re
 
-from electra_tf.pretraining.trainer import Pretrainer
+from electra_tf.pretraining.trainer import EVAL_SEED_WITHOUT_SAVED_CONFIG, Pretrainer, resolve_seed
 from tests.helpers.trainer import global_batches, make_config, sliced_dataset_fn
 
 
@@ -18,3 +18,16 @@ def test_a_drawn_seed_is_logged(tmp_path, caplog):
   with caplog.at_level(logging.INFO, logger="electra_tf.pretraining.trainer"):
     Pretrainer(make_config(tmp_path / "b", seed=5), sliced_dataset_fn(global_batches(8)))
   assert not any("drawn" in r.getMessage() for r in caplog.records)
+
+
+def test_a_run_without_a_seed_reuses_its_saved_seed(tmp_path):
+  make_config(tmp_path, seed=41).write_json(str(tmp_path / "pretrain_config.json"))
+  for do_train in (True, False):
+    config = make_config(tmp_path, seed=None, do_train=do_train, do_eval=not do_train)
+    assert resolve_seed(config) == (41, f"from {tmp_path / 'pretrain_config.json'}")
+
+
+def test_an_evaluation_without_any_seed_uses_a_fixed_one(tmp_path):
+  config = make_config(tmp_path, seed=None, do_train=False, do_eval=True)
+  assert resolve_seed(config) == (
+      EVAL_SEED_WITHOUT_SAVED_CONFIG, "fixed for evaluation, as no seed was given or saved")

@@ -96,19 +96,7 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
         vocab_file or _vocab_beside(input_path) or (_run_config(input_path) or {}).get(
             "vocab_file"))
 
-  log(f"reading {source_format} checkpoint {input_path}"
-      + (f" + generator {generator_path}" if generator_path else ""))
-  if source_format == "original":
-    loaded = native.load_original(input_path, hparams)
-  elif source_format == "hf":
-    if hparams:
-      raise CheckpointError("Hugging Face sources take their sizes from config.json; "
-                            "drop hparams")
-    loaded = native.load_hf(input_path, generator_path)
-  else:
-    loaded = native.load_electra_tf(input_path, hparams)
-  if loaded.report is not None:
-    log(loaded.report.summary())
+  loaded = _load(input_path, source_format, generator_path, hparams, log)
   if to == "hf":
     return _write_hf(loaded.model, input_path, output_dir, vocab_file, log)
   step = global_step if global_step is not None else loaded.global_step
@@ -127,6 +115,25 @@ def convert(input_path: str, output_dir: str, to: str, *, source_format: Optiona
   prefix = os.path.join(output_dir, prefix)
   log(f"wrote {to} checkpoint {prefix}" + (f" (global_step {step})" if step is not None else ""))
   return prefix
+
+
+def _load(input_path: str, source_format: str, generator_path: Optional[str],
+          hparams: Optional[Mapping[str, Any]], log: Callable[[str], None]) -> native.Loaded:
+  """Rebuilds the model of a checkpoint in `source_format`, logging what it read."""
+  log(f"reading {source_format} checkpoint {input_path}"
+      + (f" + generator {generator_path}" if generator_path else ""))
+  if source_format == "original":
+    loaded = native.load_original(input_path, hparams)
+  elif source_format == "hf":
+    if hparams:
+      raise CheckpointError("Hugging Face sources take their sizes from config.json; "
+                            "drop hparams")
+    loaded = native.load_hf(input_path, generator_path)
+  else:
+    loaded = native.load_electra_tf(input_path, hparams)
+  if loaded.report is not None:
+    log(loaded.report.summary())
+  return loaded
 
 
 def _write_hf(model, input_path: str, output_dir: str, vocab_file: Optional[str],

@@ -186,6 +186,9 @@ class Pretrainer:
     if config.seed is None:
       config.seed, origin = resolve_seed(config)
       logger.info("seed %d (%s)", config.seed, origin)
+    # Weight initialisation (and any other unseeded op) follows the run's seed:
+    # the Keras initializers draw their seeds from this generator.
+    tf_keras.utils.set_random_seed(config.seed)
     with distribution.precision_policy(config.mixed_precision), self.strategy.scope():
       self.model = PretrainingModel(config, self.special_ids)
       self.model.build_variables()

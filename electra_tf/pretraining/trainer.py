@@ -139,8 +139,8 @@ def reconcile_with_saved_config(config: PretrainingConfig) -> None:
 
   Without a checkpoint and a saved `pretrain_config.json` there is nothing to
   resume. Otherwise an unset `seed` takes the saved one (the one the run
-  drew), changes to `RESUMABLE_CHANGES` are logged, and any other change is
-  refused.
+  drew), changes to `RESUMABLE_CHANGES` (and, for an evaluation-only run,
+  `seed`) are logged, and any other change is refused.
 
   Raises:
     ConfigError: naming every changed hparam with its saved and new value.
@@ -155,8 +155,10 @@ def reconcile_with_saved_config(config: PretrainingConfig) -> None:
   current = json.loads(config.to_json())
   changed = {key: (saved[key], value) for key, value in current.items()
              if key in saved and saved[key] != value}
-  accepted = {k: v for k, v in changed.items() if k in RESUMABLE_CHANGES}
-  refused = {k: v for k, v in changed.items() if k not in RESUMABLE_CHANGES}
+  # An evaluation trains nothing and saves no config: it may mask with another seed.
+  resumable = RESUMABLE_CHANGES | ({"seed"} if not config.do_train else set())
+  accepted = {k: v for k, v in changed.items() if k in resumable}
+  refused = {k: v for k, v in changed.items() if k not in resumable}
   describe = lambda items: ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in
                                      sorted(items.items()))
   if refused:

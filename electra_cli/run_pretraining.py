@@ -57,8 +57,13 @@ def _run(argv: Optional[Sequence[str]]) -> int:
     # As the original: debug runs start from scratch.
     shutil.rmtree(config.model_dir, ignore_errors=True)
 
+  # Read before the trainer fills in a seed it draws or a resumed run saved:
+  # only a seed the user gave fixes the training input's order.
+  seed_given = config.seed is not None
+
   def dataset_fn(input_context, batch_size, is_training):
-    return pretrain_data.make_dataset(config, batch_size, is_training, input_context)
+    return pretrain_data.make_dataset(config, batch_size, is_training, input_context,
+                                      seeded_order=seed_given)
 
   trainer = Pretrainer(config, dataset_fn, strategy)
   if config.do_train:

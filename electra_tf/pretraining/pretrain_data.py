@@ -83,7 +83,7 @@ def _matching_files(config) -> List[str]:
 
 def make_dataset(config, batch_size: Optional[int] = None, is_training: bool = True,
                  input_context: Optional[tf.distribute.InputContext] = None,
-                 ) -> tf.data.Dataset:
+                 seeded_order: Optional[bool] = None) -> tf.data.Dataset:
   """The endless, shuffled pre-training dataset.
 
   Args:
@@ -91,12 +91,18 @@ def make_dataset(config, batch_size: Optional[int] = None, is_training: bool = T
       `train_batch_size`, `eval_batch_size`).
     batch_size: the global batch size; default train_batch_size, or
       eval_batch_size when not training.
-    is_training: when True, files interleave non-deterministically (the
-      original's `sloppy`), which is faster. Evaluation reads the same shards,
-      repeated and shuffled, as in the original, but in a fixed order: the
-      shuffles are seeded with `config.seed` (0 when None).
+    is_training: when True and not `seeded_order`, files are shuffled
+      unseeded and interleave non-deterministically (the original's `sloppy`),
+      which is faster. Evaluation reads the same shards, repeated and
+      shuffled, as in the original, but in a fixed order: the shuffles are
+      seeded with `config.seed` (0 when None).
     input_context: from `distribute_datasets_from_function`; selects this
       pipeline's files (or records) and the per-replica batch size.
+    seeded_order: training reads in the fixed order evaluation does (both
+      shuffles seeded with `config.seed`, deterministic interleave), so that a
+      run given a `seed` is repeatable. Default: when `config.seed` is set.
+      The trainer fills in a seed it draws, so callers pass whether the user
+      gave one.
 
   Returns:
     A dataset of dicts `input_ids`, `input_mask`, `segment_ids`, each int32
@@ -120,18 +126,21 @@ def make_dataset(config, batch_size: Optional[int] = None, is_training: bool = T
     dataset = dataset.shard(num_pipelines, pipeline_id)
     files = files[pipeline_id::num_pipelines]
   dataset = dataset.repeat()
-  # Evaluation shuffles with the run's seed, so that two evaluations of one
-  # checkpoint see the same batches; training shuffles afresh, as the original.
-  eval_seed = None if is_training else (config.seed or 0)
+  if seeded_order is None:
+    seeded_order = config.seed is not None
+  # Evaluation, and training given a seed, shuffle with the run's seed, so that
+  # two evaluations of one checkpoint see the same batches and a seeded run is
+  # repeatable; unseeded training shuffles afresh, as the original.
+  fixed_order = seeded_order or not is_training
+  order_seed = (config.seed or 0) if fixed_order else None
   dataset = dataset.shuffle(
-      buffer_size=len(files), seed=_RECORD_SHARDING_SEED if shard_records else eval_seed)
+      buffer_size=len(files), seed=_RECORD_SHARDING_SEED if shard_records else order_seed)
   dataset = dataset.interleave(
       tf.data.TFRecordDataset, cycle_length=min(MAX_CYCLE_LENGTH, len(files)),
-      num_parallel_calls=tf.data.AUTOTUNE,
-      deterministic=shard_records or not is_training)
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=shard_records or fixed_order)
   if shard_records:
     dataset = dataset.shard(num_pipelines, pipeline_id)
-  dataset = dataset.shuffle(buffer_size=SHUFFLE_BUFFER, seed=eval_seed)
+  dataset = dataset.shuffle(buffer_size=SHUFFLE_BUFFER, seed=order_seed)
   dataset = dataset.batch(batch_size, drop_remainder=True)
   dataset = dataset.map(
       functools.partial(parse_examples, max_seq_length=config.max_seq_length),

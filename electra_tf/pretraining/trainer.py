@@ -139,8 +139,8 @@ def reconcile_with_saved_config(config: PretrainingConfig) -> None:
 
   Without a checkpoint and a saved `pretrain_config.json` there is nothing to
   resume. Otherwise an unset `seed` takes the saved one (the one the run
-  drew), changes to `RESUMABLE_CHANGES` are logged, and any other change is
-  refused.
+  drew), changes to `RESUMABLE_CHANGES` (and, for an evaluation-only run,
+  `seed`) are logged, and any other change is refused.
 
   Raises:
     ConfigError: naming every changed hparam with its saved and new value.
@@ -155,8 +155,10 @@ def reconcile_with_saved_config(config: PretrainingConfig) -> None:
   current = json.loads(config.to_json())
   changed = {key: (saved[key], value) for key, value in current.items()
              if key in saved and saved[key] != value}
-  accepted = {k: v for k, v in changed.items() if k in RESUMABLE_CHANGES}
-  refused = {k: v for k, v in changed.items() if k not in RESUMABLE_CHANGES}
+  # An evaluation trains nothing and saves no config: it may mask with another seed.
+  resumable = RESUMABLE_CHANGES | ({"seed"} if not config.do_train else set())
+  accepted = {k: v for k, v in changed.items() if k in resumable}
+  refused = {k: v for k, v in changed.items() if k not in resumable}
   describe = lambda items: ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in
                                      sorted(items.items()))
   if refused:
@@ -186,6 +188,9 @@ class Pretrainer:
     if config.seed is None:
       config.seed, origin = resolve_seed(config)
       logger.info("seed %d (%s)", config.seed, origin)
+    # Weight initialisation (and any other unseeded op) follows the run's seed:
+    # the Keras initializers draw their seeds from this generator.
+    tf_keras.utils.set_random_seed(config.seed)
     with distribution.precision_policy(config.mixed_precision), self.strategy.scope():
       self.model = PretrainingModel(config, self.special_ids)
       self.model.build_variables()

@@ -63,6 +63,19 @@ def test_batches_are_int32_dicts_with_static_shapes(tmp_path):
   assert eval_spec["input_ids"].shape == (2, LENGTH)
 
 
+def test_training_order_follows_a_given_seed(tmp_path):
+  """Given a seed, training reads files and records in one order, each time:
+  the seed's order, another seed's is another."""
+  write_shards(tmp_path / "data", 6, 20)
+  pattern = str(tmp_path / "data" / "*")
+  order = lambda seed: origins(pretrain_data.make_dataset(
+      make_config(tmp_path, pattern, train_batch_size=4, seed=seed)), 30)
+  first = order(7)
+  assert order(7) == first
+  assert order(8) != first
+  assert len({f for f, _ in first}) == 6
+
+
 def test_every_record_of_every_pattern_is_read(tmp_path):
   write_shards(tmp_path / "a", 2, 5)
   write_shards(tmp_path / "b", 1, 7, length=LENGTH)

@@ -32,10 +32,14 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def main() -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--demo-dir", default=os.path.join(ROOT, "demo_output"))
-  parser.add_argument("--num-train-steps", type=int, default=300)
-  parser.add_argument("--num-finetune-epochs", type=float, default=10.0)
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  parser.add_argument("--demo-dir", default=os.path.join(ROOT, "demo_output"),
+                      help="the demo's data dir (TFRecords, models, results); a rerun resumes")
+  parser.add_argument("--num-train-steps", type=int, default=300,
+                      help="pre-training steps of the tiny model")
+  parser.add_argument("--num-finetune-epochs", type=float, default=10.0,
+                      help="fine-tuning epochs on the shipped sentiment set")
   args = parser.parse_args()
 
   from electra_cli import build_pretraining_dataset  # pylint: disable=import-outside-toplevel

@@ -41,6 +41,22 @@ class FinetuningDataError(UserError, ValueError):
   """Missing, malformed or empty fine-tuning data, named by file and line."""
 
 
+def read_data_file(path: str) -> str:
+  """A task's data file as text (local or any tf.io.gfile file system).
+
+  Raises:
+    FinetuningDataError: the file is missing or not UTF-8.
+  """
+  if not tf.io.gfile.exists(path):
+    raise FinetuningDataError(f"{path} does not exist")
+  with tf.io.gfile.GFile(path, "rb") as f:
+    data = f.read()
+  try:
+    return data.decode("utf-8")
+  except UnicodeDecodeError as e:
+    raise FinetuningDataError(f"{path} is not UTF-8: {e}") from e
+
+
 @dataclasses.dataclass
 class Example:
   """One input example of a task.

@@ -45,7 +45,7 @@ import tensorflow as tf
 from electra_tf import fileio
 from finetune.classification import metrics
 from finetune.classification.tasks import ClassificationTask, InputExample, RegressionTask
-from finetune.task import FinetuningDataError
+from finetune.task import FinetuningDataError, read_data_file
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +78,7 @@ def read_tsv(path: str, max_lines: Optional[int] = None) -> List[Tuple[int, List
   Raises:
     FinetuningDataError: the file is missing or not UTF-8.
   """
-  if not tf.io.gfile.exists(path):
-    raise FinetuningDataError(f"{path} does not exist")
-  with tf.io.gfile.GFile(path, "rb") as f:
-    data = f.read()
-  try:
-    text = data.decode("utf-8")
-  except UnicodeDecodeError as e:
-    raise FinetuningDataError(f"{path} is not UTF-8: {e}") from e
+  text = read_data_file(path)
   lines = text.split("\n")
   if lines and lines[-1] == "":
     lines.pop()

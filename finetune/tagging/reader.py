@@ -20,9 +20,7 @@ import dataclasses
 import logging
 from typing import List, Optional, Tuple
 
-import tensorflow as tf
-
-from finetune.task import FinetuningDataError
+from finetune.task import FinetuningDataError, read_data_file
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +76,7 @@ def read_conll(path: str, labelled: bool = True,
       columns, a space inside a tab-separated column, or no sentences;
       naming the file and line.
   """
-  if not tf.io.gfile.exists(path):
-    raise FinetuningDataError(f"{path} does not exist")
-  with tf.io.gfile.GFile(path, "rb") as f:
-    data = f.read()
-  try:
-    text = data.decode("utf-8")
-  except UnicodeDecodeError as e:
-    raise FinetuningDataError(f"{path} is not UTF-8: {e}") from e
+  text = read_data_file(path)
   sentences: List[Sentence] = []
   current = Sentence([], [], [], [])
   num_columns, first_line = None, None

@@ -25,6 +25,7 @@ from tests.conftest import CORPUS_DIR, SENTIMENT_FILE, VOCAB_FILE
 from tests.helpers import hf_reference
 from tests.helpers.featurization_reference import featurize_batch, sentiment_sentences
 from tests.helpers.glue_fixtures import write_task
+from tests.helpers.serving_subprocess import LOAD_WITHOUT_PROJECT
 from tests.helpers.trainer import train
 
 # Exports of trained models, loaded in subprocesses and saved_model_cli.
@@ -112,24 +113,7 @@ def in_process(finetuned, task_name, features):
 
 # --- a separate process without the project -----------------------------------
 
-SERVE_WITHOUT_PROJECT = r'''
-import json
-import sys
-
-import numpy as np
-
-try:
-  import electra_tf
-except ModuleNotFoundError:
-  pass
-else:
-  sys.exit("electra_tf must not be importable here, found " + electra_tf.__file__)
-import tensorflow as tf
-
-export_dir, inputs_file, outputs_file = sys.argv[1:]
-inputs = np.load(inputs_file)
-model = tf.saved_model.load(export_dir)
-results = {}
+SERVE_WITHOUT_PROJECT = LOAD_WITHOUT_PROJECT + r'''results = {}
 outputs = model.signatures["serving_default"](text=tf.constant(inputs["text"]),
                                               text_b=tf.constant(inputs["text_b"]))
 results.update({"text/" + k: v.numpy() for k, v in outputs.items()})

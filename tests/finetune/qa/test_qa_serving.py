@@ -26,6 +26,7 @@ from finetune.qa.featurization import QAFeaturizer
 from finetune.qa.head import SpanQAHead
 from finetune.qa.tasks import _DECODED_OUTPUTS, SpanQAScorer
 from tests.conftest import CORPUS_DIR, VOCAB_FILE
+from tests.helpers.serving_subprocess import LOAD_WITHOUT_PROJECT
 
 SAVED_MODEL_CLI = pathlib.Path(sys.executable).parent / "saved_model_cli"
 
@@ -227,24 +228,7 @@ def in_process_dev(trial_dir):
   return examples, scorer.data, scorer.decode()
 
 
-SERVE_QA_WITHOUT_PROJECT = r'''
-import json
-import sys
-
-import numpy as np
-
-try:
-  import electra_tf
-except ModuleNotFoundError:
-  pass
-else:
-  sys.exit("electra_tf must not be importable here, found " + electra_tf.__file__)
-import tensorflow as tf
-
-export_dir, inputs_file, outputs_file = sys.argv[1:]
-inputs = np.load(inputs_file)
-model = tf.saved_model.load(export_dir)
-results = {}
+SERVE_QA_WITHOUT_PROJECT = LOAD_WITHOUT_PROJECT + r'''results = {}
 for begin in range(0, len(inputs["question"]), 50):
   outputs = model.signatures["serving_default"](
       question=tf.constant(inputs["question"][begin:begin + 50]),

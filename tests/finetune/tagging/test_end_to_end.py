@@ -17,6 +17,7 @@ from finetune.tagging import labels, metrics, reader
 from tests.conftest import VOCAB_FILE
 from tests.helpers import tagging_data
 from tests.helpers.hf_reference import minilm_dir
+from tests.helpers.serving_subprocess import LOAD_WITHOUT_PROJECT
 
 pytestmark = pytest.mark.e2e
 
@@ -107,24 +108,7 @@ def test_test_outputs_are_the_input_lines_with_predicted_tags(chunk_run):
     assert labels.get_tags(labels.get_span_labels(predicted), len(predicted), "BIO") == predicted
 
 
-SERVE_WITHOUT_PROJECT = r'''
-import json
-import sys
-
-import numpy as np
-
-try:
-  import electra_tf
-except ModuleNotFoundError:
-  pass
-else:
-  sys.exit("electra_tf must not be importable here, found " + electra_tf.__file__)
-import tensorflow as tf
-
-export_dir, inputs_file, outputs_file = sys.argv[1:]
-inputs = np.load(inputs_file)
-model = tf.saved_model.load(export_dir)
-text = model.signatures["serving_default"](text=tf.constant(inputs["text"]))
+SERVE_WITHOUT_PROJECT = LOAD_WITHOUT_PROJECT + r'''text = model.signatures["serving_default"](text=tf.constant(inputs["text"]))
 ids = model.signatures["serve_ids"](
     **{k: tf.constant(inputs[k]) for k in ("input_ids", "input_mask", "segment_ids")})
 np.savez(outputs_file, **{"text/" + k: v.numpy() for k, v in text.items()},

@@ -351,7 +351,7 @@ def test_killed_build_leaves_only_temporary_shards(tmp_path):
   assert shards.read_shards(output_dir)
 
 
-@pytest.mark.parametrize("num_processes", [1, 2])
+@pytest.mark.parametrize("num_processes", [1, pytest.param(2, marks=pytest.mark.e2e)])
 def test_a_small_corpus_writes_only_the_shards_it_fills(tmp_path, capsys, num_processes):
   corpus_dir = tmp_path / "corpus"
   corpus_dir.mkdir()

@@ -35,6 +35,7 @@ def test_error_line_pattern():
                          "E0000 00:00:1700000000.1 123 x.cc:1] boom", "ERROR:root:bad"]
 
 
+@pytest.mark.e2e  # two Python processes starting TensorFlow
 @pytest.mark.skipif(cli.has_nvidia_driver(), reason="CUDA errors are real on a GPU machine")
 def test_cuda_noise_is_dropped_and_other_stderr_kept():
   plain = run_python(START_TENSORFLOW)

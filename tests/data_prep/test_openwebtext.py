@@ -1,21 +1,11 @@
 """build_openwebtext_pretraining_dataset on a small fake OpenWebText layout."""
 
-import io
 import shutil
-import tarfile
 
 from electra_cli import build_openwebtext_pretraining_dataset as owt
 from tests.conftest import VOCAB_FILE
 from tests.helpers import shards
-
-
-def write_archive(path, documents):
-  with tarfile.open(path, "w:xz") as tar:
-    for name, text in documents.items():
-      data = text.encode("utf-8")
-      info = tarfile.TarInfo(name)
-      info.size = len(data)
-      tar.addfile(info, io.BytesIO(data))
+from tests.helpers.archives import write_archive
 
 
 def test_archives_to_shards_one_document_per_file(tmp_path, capsys):

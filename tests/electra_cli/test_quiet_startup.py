@@ -1,20 +1,19 @@
 """A CPU-only start-up prints no error-level line (`cli.quiet_cpu_only_startup`); a tiny
 run prints each warning once."""
 
-import io
 import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 
 import pytest
 
 from electra_tf import cli
 from tests.conftest import ROOT
 from tests.helpers import glue_fixtures
+from tests.helpers.archives import write_archive
 from tests.helpers.output_lines import error_lines, repeated_warnings
 
 START_TENSORFLOW = ("import tensorflow as tf, sys; tf.constant(1) + 1; "
@@ -47,15 +46,6 @@ def test_cuda_noise_is_dropped_and_other_stderr_kept():
     pytest.skip("this TensorFlow build prints no CPU-only noise to drop")
   assert error_lines(plain.stderr)
 
-
-def write_archive(path, documents):
-  """A fake OpenWebText archive: a tar.xz of text files."""
-  with tarfile.open(path, "w:xz") as tar:
-    for name, text in documents.items():
-      data = text.encode("utf-8")
-      info = tarfile.TarInfo(name)
-      info.size = len(data)
-      tar.addfile(info, io.BytesIO(data))
 
 
 def run_script(script, *args):

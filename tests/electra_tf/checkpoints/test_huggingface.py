@@ -22,6 +22,7 @@ from electra_tf.modeling.networks import ElectraNetwork
 from electra_tf.modeling.pretraining_model import PretrainingModel
 from electra_tf.text.vocab import SpecialTokenIds, load_vocab
 from tests.helpers import hf_reference
+from tests.helpers.hf_numpy import gelu, layer_norm
 from tests.helpers.hf_reference import minilm_dir
 
 V = 30522
@@ -44,17 +45,6 @@ def assert_unchanged(variables, before):
 
 
 # --- an independent BERT forward pass in numpy (float64) ---------------------
-
-def layer_norm(x, gamma, beta, eps=1e-12):
-  mean = x.mean(-1, keepdims=True)
-  var = ((x - mean) ** 2).mean(-1, keepdims=True)
-  return (x - mean) / np.sqrt(var + eps) * gamma + beta
-
-
-def gelu(x):
-  """Exact GELU, as HF's "gelu": 0.5 x (1 + erf(x / sqrt 2))."""
-  return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
-
 
 def numpy_bert(w, ids, mask, heads):
   """HF BertModel's last hidden state, from its safetensors tensors."""

@@ -165,6 +165,7 @@ def test_resolved_config_round_trips_through_json(tmp_path):
     ("pretrain_base", {"max_predictions_per_seq": 79, "embedding_size": 768}),
     ("pretrain_large", {"max_predictions_per_seq": 130, "embedding_size": 1024}),
     ("demo_pretrain", {"max_predictions_per_seq": 19, "embedding_size": 64}),
+    ("pretrain_cpu", {"max_predictions_per_seq": 9, "embedding_size": 128, "vocab_size": 8192}),
 ])
 def test_shipped_recipes_resolve(name, derived):
   from tests.conftest import ROOT  # pylint: disable=import-outside-toplevel

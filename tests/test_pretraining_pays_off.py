@@ -1,0 +1,47 @@
+"""The pays-off experiment's bookkeeping: equal FLOPs, best grid points, the table."""
+
+import importlib.util
+import json
+
+import pytest
+
+from electra_tf.config.pretraining import PretrainingConfig
+from electra_tf.pretraining import flops
+from tests.conftest import ROOT
+
+_SPEC = importlib.util.spec_from_file_location(
+    "pretraining_pays_off", ROOT / "bench" / "pretraining_pays_off.py")
+pays_off = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(pays_off)
+
+
+def shipped_hparams():
+  return json.loads((ROOT / "configs" / "pretrain_cpu.json").read_text())
+
+
+def test_mlm_gets_the_steps_electra_s_flops_buy():
+  hparams = shipped_hparams()
+  electra = pays_off.objective_hparams(hparams, "electra")
+  mlm = pays_off.objective_hparams(hparams, "mlm")
+  assert electra == hparams
+  assert mlm["electra_objective"] is False
+  assert mlm["num_train_steps"] > hparams["num_train_steps"]  # MLM steps are cheaper
+  electra_flops = flops.pretraining_flops(PretrainingConfig.create("m", "/tmp", **electra))
+  mlm_flops = flops.pretraining_flops(PretrainingConfig.create("m", "/tmp", **mlm))
+  assert mlm_flops == pytest.approx(electra_flops, rel=1e-3)
+  # Warm-up and checkpoints scale with the steps, so curves share FLOPs points.
+  scale = mlm["num_train_steps"] / hparams["num_train_steps"]
+  assert mlm["num_warmup_steps"] == round(hparams["num_warmup_steps"] * scale)
+  assert mlm["save_checkpoints_steps"] == round(hparams["save_checkpoints_steps"] * scale)
+
+
+def test_best_grid_point_is_the_best_mean_over_seeds():
+  rows = [{"start": "random", "learning_rate": lr, "seed": seed, "dev_accuracy": acc}
+          for lr, seed, acc in [(1e-4, 0, 70.0), (1e-4, 1, 72.0),
+                                (1e-3, 0, 80.0), (1e-3, 1, 60.0),
+                                (3e-4, 0, 73.0), (3e-4, 1, 72.0)]]
+  learning_rate, mean, std, accuracies = pays_off.best_grid_points(rows)["random"]
+  assert (learning_rate, mean, accuracies) == (3e-4, 72.5, [73.0, 72.0])
+  assert std == pytest.approx(0.70710678)
+  table = pays_off.results_table({"random": (learning_rate, mean, std, accuracies)}, {})
+  assert "| random | 0.0003 | 72.50 ± 0.71 | 73.00, 72.00 |" in table

@@ -98,6 +98,9 @@ def main() -> int:
   print(f"sentiment dev accuracy {dev_accuracy:.2f}% (majority class: "
         f"{summary.majority_rate('dev'):.2f}%); test accuracy of the GLUE-format predictions "
         f"{test_accuracy:.2f}% (majority class: {summary.majority_rate('test'):.2f}%)")
+  print("A few minutes of pre-training checks the pipeline but does not make a useful encoder: "
+        "this model fine-tunes no better than random weights. docs/pretraining_pays_off.md "
+        "measures what longer pre-training buys (bench/pretraining_pays_off.py).")
   return 0
 
 

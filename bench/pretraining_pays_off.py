@@ -51,6 +51,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
+from bench.machine import cpu_description  # noqa: E402
 from electra_cli import (build_pretraining_dataset, build_vocab, run_finetuning,  # noqa: E402
                          run_pretraining)
 from electra_tf import fileio  # noqa: E402
@@ -66,17 +67,6 @@ OANC_SENTENCES_PER_DOCUMENT = 50  # the file has no document breaks
 SENTIMENT_FILE = os.path.join(ROOT, "data", "sentiment", "amazonReviewSnippets_GroundTruth.txt")
 OBJECTIVES = ("electra", "mlm")
 CURVE_KEYS = ("disc_auc", "disc_accuracy", "disc_loss", "masked_lm_accuracy", "masked_lm_loss")
-
-
-def cpu_description() -> str:
-  """The CPU model and flags, from lscpu."""
-  try:
-    lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-  except (OSError, subprocess.CalledProcessError):
-    return "lscpu unavailable"
-  fields = dict(line.split(":", 1) for line in lines.splitlines() if ":" in line)
-  return (f"{fields.get('Model name', '?').strip()} | CPU(s) {fields.get('CPU(s)', '?').strip()}"
-          f"\nflags: {fields.get('Flags', '?').strip()}")
 
 
 def build_corpus(work_dir: str) -> str:
@@ -205,7 +195,7 @@ def finetune_grid(data_dir: str, hparams: dict, starts, learning_rates, seeds,
               {key: hparams[key] for key in model_keys}, task_names=["sst"],
               max_seq_length=hparams["max_seq_length"], learning_rate=learning_rate,
               num_train_epochs=epochs, seed=seed, model_dir=os.path.join(run_dir, "model"),
-              results_txt=os.path.join(run_dir, "sst_results.txt"),
+              results_txt=os.path.join(run_dir, "sst_results.txt"), results_pkl=results,
               preprocessed_data_dir=os.path.join(data_dir, "finetuning_tfrecords"),
               init_checkpoint=(None if start == "random"
                                else os.path.join(data_dir, "models", start)))
@@ -276,10 +266,10 @@ def results_table(best: dict, pretraining: dict) -> str:
   lines = ["| start | best lr | dev accuracy (mean ± std over seeds) | per seed | "
            "pre-training FLOPs | pre-training wall time |", "|---|---|---|---|---|---|"]
   for start, (learning_rate, mean, std, accuracies) in best.items():
-    flop_count, seconds = pretraining.get(start, (0.0, 0.0))
+    cost = (f"{pretraining[start][0]:.3g} | {pretraining[start][1] / 60:.1f} min"
+            if start in pretraining else "none | none")
     lines.append(f"| {start} | {learning_rate:g} | {mean:.2f} ± {std:.2f} | "
-                 f"{', '.join(f'{a:.2f}' for a in accuracies)} | {flop_count:.3g} | "
-                 f"{seconds / 60:.1f} min |")
+                 f"{', '.join(f'{a:.2f}' for a in accuracies)} | {cost} |")
   return "\n".join(lines)
 
 

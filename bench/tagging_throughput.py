@@ -19,7 +19,6 @@ import argparse
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,23 +28,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
+from bench.machine import cpu_description  # noqa: E402
 from electra_tf.training import distribution  # noqa: E402
 from finetune.config import FinetuningConfig  # noqa: E402
 from finetune.runner import ModelRunner, prepare_run  # noqa: E402
 
 SEQ = 128
 SENTIMENT_FILE = os.path.join(ROOT, "data", "sentiment", "amazonReviewSnippets_GroundTruth.txt")
-
-
-def cpu_description() -> str:
-  """The CPU model and flags, from lscpu."""
-  try:
-    lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-  except (OSError, subprocess.CalledProcessError):
-    return "lscpu unavailable"
-  fields = dict(line.split(":", 1) for line in lines.splitlines() if ":" in line)
-  return (f"{fields.get('Model name', '?').strip()} | CPU(s) {fields.get('CPU(s)', '?').strip()}"
-          f"\nflags: {fields.get('Flags', '?').strip()}")
 
 
 def write_corpus(data_dir: str, num_sentences: int) -> None:

@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
+from bench import machine  # noqa: E402
 from electra_tf.config.model import get_bert_config  # noqa: E402
 from electra_tf.config.pretraining import PretrainingConfig, get_generator_config  # noqa: E402
 from electra_tf.pretraining.trainer import Pretrainer  # noqa: E402
@@ -220,25 +221,18 @@ def child_main(args):
 
 def cpu_header() -> str:
   """`lscpu`'s model name and the CPU's avx512* / amx* flags."""
-  try:
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-  except (OSError, subprocess.CalledProcessError):
-    lscpu = ""
-  model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
-                if line.startswith("Model name")), "unknown (no lscpu)")
-  flags = next((line.split(":", 1)[1].split() for line in lscpu.splitlines()
-                if line.startswith("Flags")), [])
-  wide = sorted(f for f in flags if f.startswith(("avx512", "amx")))
-  return f"CPU: {model}; {os.cpu_count()} cores; flags: {' '.join(wide) or 'no avx512/amx'}"
+  model = machine.lscpu_fields().get("Model name", "unknown (no lscpu)")
+  wide = machine.cpu_flags("avx512", "amx")
+  return f"CPU: {model}; {os.cpu_count()} cores; flags: {wide or 'no avx512/amx'}"
 
 
 def peer_rows(args, flops_per_seq):
   """(name, seq/s, FLOP/s, peak RSS MB) of the torch peers, fp32 then bf16."""
-  python = args.peer_python or (DEFAULT_PEER_PYTHON if os.path.exists(DEFAULT_PEER_PYTHON)
-                                else None)
   if args.skip_peers:
     print("torch peers skipped (--skip-peers)")
     return []
+  python = args.peer_python or (DEFAULT_PEER_PYTHON if os.path.exists(DEFAULT_PEER_PYTHON)
+                                else None)
   if python is None:
     print("torch peers skipped: no bench/.venv-peers (bash bench/setup_peers_venv.sh) "
           "and no --peer-python")

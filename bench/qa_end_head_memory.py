@@ -27,6 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
+from bench import machine  # noqa: E402
+
 VOCAB_FILE = os.path.join(ROOT, "data", "vocab.txt")
 
 
@@ -72,12 +74,10 @@ def run_variant(variant: str, batch: int, seq: int, size: str) -> dict:
 
 
 def cpu_model() -> str:
-  try:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-  except (OSError, subprocess.CalledProcessError):
+  fields = machine.lscpu_fields()
+  if not fields:
     return "unknown CPU"
-  fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-  return (f"{fields.get('Model name', '?').strip()}, {fields.get('CPU(s)', '?').strip()} CPUs, "
+  return (f"{fields.get('Model name', '?')}, {fields.get('CPU(s)', '?')} CPUs, "
           f"flags: {' '.join(f for f in fields.get('Flags', '').split() if 'avx' in f)}")
 
 

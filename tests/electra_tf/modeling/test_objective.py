@@ -67,6 +67,13 @@ def test_per_example_uniform_row_depends_only_on_its_seed():
   np.testing.assert_array_equal(shuffled[::-1], whole)
   traced = tf.function(lambda s: objective.per_example_uniform(s, [3, 7], stream=3))(seeds)
   np.testing.assert_array_equal(traced, whole)
+  # The trainer's int64 seeds: equal values give equal rows, and the high
+  # 32 bits (an example index past 2^32) count.
+  np.testing.assert_array_equal(
+      objective.per_example_uniform(tf.cast(seeds, tf.int64), [3, 7], stream=3), whole)
+  high = tf.cast(seeds, tf.int64) + tf.constant([[0, 2 ** 32]], tf.int64)
+  moved = objective.per_example_uniform(high, [3, 7], stream=3).numpy()
+  assert not np.any(np.all(moved == whole, axis=(1, 2)))
 
 
 def test_gather_positions_2d_and_3d():

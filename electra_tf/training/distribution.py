@@ -117,8 +117,9 @@ def use_jit_compile(config, strategy: tf.distribute.Strategy) -> bool:
   return bool(tf.config.list_logical_devices("GPU"))
 
 
-# What "auto" picks on a CPU with AMX: mixed_bfloat16 only if our bf16 step
-# measured faster than the float32 one there (docs/figures.md).
+# What "auto" picks on a CPU with AMX: mixed_bfloat16 only once our bf16 step
+# measures faster than the float32 one there in a quiet run (docs/figures.md);
+# the last quiet run (15.2 vs 16.2 seq/s) predates GELU in float32.
 CPU_AMX_POLICY = "float32"
 
 

@@ -164,6 +164,7 @@ class ModelRunner:
     self.model_dir = model_dir or config.trial_model_dir(trial)
     self.num_tasks = len(config.task_names)
     tf_keras.utils.set_random_seed(seed)
+    distribution.resolve_mixed_precision(config, strategy)  # when not built by run_finetuning
     with distribution.precision_policy(config.mixed_precision), strategy.scope():
       self.model: FinetuningModel = modeling.build_model(config, self.tasks)
     self.names = self.model.named_variables()
@@ -455,6 +456,7 @@ def run_finetuning(config: FinetuningConfig,
     The per-trial results ({task: {metric: value}}); empty without `do_eval`.
   """
   strategy = strategy or distribution.create_strategy(config)
+  distribution.resolve_mixed_precision(config, strategy)
   tasks, preprocessor, data = prepare_run(config)
   replicas = strategy.num_replicas_in_sync
   for key in ("train_batch_size", "eval_batch_size", "predict_batch_size"):

@@ -139,7 +139,8 @@ def reconcile_with_saved_config(config: PretrainingConfig) -> None:
 
   Without a checkpoint and a saved `pretrain_config.json` there is nothing to
   resume. Otherwise an unset `seed` takes the saved one (the one the run
-  drew), changes to `RESUMABLE_CHANGES` (and, for an evaluation-only run,
+  drew), `mixed_precision` "auto" the saved policy (the one "auto" resolved
+  to when the run started, so the run keeps its precision), changes to `RESUMABLE_CHANGES` (and, for an evaluation-only run,
   `seed`) are logged, and any other change is refused.
 
   Raises:
@@ -152,6 +153,10 @@ def reconcile_with_saved_config(config: PretrainingConfig) -> None:
   if config.seed is None and saved.get("seed") is not None:
     config.seed = saved["seed"]
     logger.info("resuming with the seed the run drew, %d (%s)", config.seed, saved_path)
+  if config.mixed_precision == "auto" and saved.get("mixed_precision", "auto") != "auto":
+    config.mixed_precision = saved["mixed_precision"]
+    logger.info("resuming with the run's mixed_precision, %s (%s)", config.mixed_precision,
+                saved_path)
   current = json.loads(config.to_json())
   changed = {key: (saved[key], value) for key, value in current.items()
              if key in saved and saved[key] != value}
@@ -185,6 +190,7 @@ class Pretrainer:
     self.is_chief = distribution.is_chief(self.strategy)
     self.special_ids = SpecialTokenIds.from_vocab_file(config.vocab_file)
     reconcile_with_saved_config(config)
+    distribution.resolve_mixed_precision(config, self.strategy)
     if config.seed is None:
       config.seed, origin = resolve_seed(config)
       logger.info("seed %d (%s)", config.seed, origin)

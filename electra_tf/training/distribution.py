@@ -5,9 +5,11 @@ strategy, and checks the batch can be split, before anything is built.
 """
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
+from typing import FrozenSet, Optional, Tuple
 
 import tensorflow as tf
 import tf_keras
@@ -113,6 +115,80 @@ def use_jit_compile(config, strategy: tf.distribute.Strategy) -> bool:
   if isinstance(strategy, tf.distribute.TPUStrategy):
     return True
   return bool(tf.config.list_logical_devices("GPU"))
+
+
+# What "auto" picks on a CPU with AMX: mixed_bfloat16 only once our bf16 step
+# measures faster than the float32 one there in a quiet run (docs/figures.md);
+# the last quiet run (15.2 vs 16.2 seq/s) predates GELU in float32.
+CPU_AMX_POLICY = "float32"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceFacts:
+  """What `mixed_precision: "auto"` looks at: where the replicas run."""
+  platform: str  #: "TPU", "GPU" or "CPU"
+  #: the smallest (major, minor) CUDA compute capability of the GPUs; None if unknown
+  gpu_compute_capability: Optional[Tuple[int, int]] = None
+  cpu_flags: FrozenSet[str] = frozenset()  #: /proc/cpuinfo flags (CPU platform)
+
+
+def device_facts(strategy: tf.distribute.Strategy) -> DeviceFacts:
+  """The `DeviceFacts` of this machine's devices under `strategy`."""
+  if isinstance(strategy, tf.distribute.TPUStrategy):
+    return DeviceFacts("TPU")
+  devices = strategy.extended.worker_devices
+  if any("GPU" in tf.DeviceSpec.from_string(d).device_type.upper() for d in devices):
+    capabilities = [tf.config.experimental.get_device_details(gpu).get("compute_capability")
+                    for gpu in tf.config.list_physical_devices("GPU")]
+    known = [c for c in capabilities if c]
+    return DeviceFacts("GPU", gpu_compute_capability=min(known) if known else None)
+  return DeviceFacts("CPU", cpu_flags=cpu_flags())
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> FrozenSet[str]:
+  """The first processor's flags in /proc/cpuinfo (empty where there is none)."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      for line in f:
+        if line.startswith("flags"):
+          return frozenset(line.split(":", 1)[1].split())
+  except OSError:
+    pass
+  return frozenset()
+
+
+def auto_mixed_precision(facts: DeviceFacts) -> Tuple[str, str]:
+  """The policy `mixed_precision: "auto"` picks, and why.
+
+  TPU: mixed_bfloat16. GPU with compute capability >= 7.0 (tensor cores):
+  mixed_float16, with dynamic loss scaling. CPU with AMX (`amx_bf16`):
+  `CPU_AMX_POLICY`; other CPUs (also with only `avx512_bf16`): float32.
+  Anything else: float32.
+
+  Returns:
+    (policy, reason), e.g. ("mixed_bfloat16", "TPU").
+  """
+  if facts.platform == "TPU":
+    return "mixed_bfloat16", "TPU"
+  if facts.platform == "GPU":
+    capability = facts.gpu_compute_capability
+    if capability is not None and tuple(capability) >= (7, 0):
+      return "mixed_float16", f"GPU with compute capability {capability[0]}.{capability[1]}"
+    return "float32", "GPU without tensor cores (compute capability < 7.0 or unknown)"
+  if "amx_bf16" in facts.cpu_flags:
+    return CPU_AMX_POLICY, "CPU with AMX"
+  return "float32", "CPU without AMX"
+
+
+def resolve_mixed_precision(config: RuntimeConfig, strategy: tf.distribute.Strategy) -> str:
+  """Replaces `config.mixed_precision` "auto" by the policy for `strategy`'s devices.
+
+  Logs the choice on one line; an explicit policy is kept as it is. Returns the policy.
+  """
+  if config.mixed_precision == "auto":
+    config.mixed_precision, reason = auto_mixed_precision(device_facts(strategy))
+    logger.info("mixed_precision auto -> %s (%s)", config.mixed_precision, reason)
+  return config.mixed_precision
 
 
 @contextlib.contextmanager

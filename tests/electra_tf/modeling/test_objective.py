@@ -5,11 +5,17 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy import stats as scipy_stats
 
 from electra_tf.modeling import objective
 from electra_tf.text.vocab import SpecialTokenIds
 
 SPECIAL = SpecialTokenIds()  # BERT uncased: PAD 0, UNK 100, CLS 101, SEP 102, MASK 103
+
+
+# The dtypes the model hands the objective its logits in: float32, and
+# bfloat16 under mixed_bfloat16. The known-answer inputs are exact in both.
+LOGIT_DTYPES = [tf.float32, tf.bfloat16]
 
 
 def seeds_for(batch_size, base=0):
@@ -25,6 +31,49 @@ def make_batch(lengths, seq_length, first_id=1000):
     ids[b, 0], ids[b, n - 1] = SPECIAL.cls, SPECIAL.sep
     mask[b, :n] = 1
   return tf.constant(ids), tf.constant(mask)
+
+
+def test_per_example_uniform_is_uniform_on_0_1():
+  u = objective.per_example_uniform(seeds_for(10), [100, 100], stream=1).numpy()
+  assert u.shape == (10, 100, 100) and u.dtype == np.float32
+  assert u.min() >= 0.0 and u.max() < 1.0
+  assert scipy_stats.kstest(u.ravel(), "uniform").pvalue > 1e-3
+  counts = np.bincount((u.ravel() * 100).astype(int), minlength=100)
+  assert scipy_stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_per_example_uniform_rows_and_streams_are_independent():
+  seeds = seeds_for(64)
+  a = objective.per_example_uniform(seeds, [2000], stream=1).numpy()
+  b = objective.per_example_uniform(seeds, [2000], stream=2).numpy()
+  # Neighbouring examples (seeds differing by one), neighbouring elements and
+  # two streams of one seed: correlations at the 1 / sqrt(n) noise level.
+  for x, y in [(a[:-1], a[1:]), (a[:, :-1], a[:, 1:]), (a, b)]:
+    assert abs(np.corrcoef(x.ravel(), y.ravel())[0, 1]) < 4 / math.sqrt(x.size)
+  # Seeds that differ in one bit of either word, or only by swapping words.
+  base = tf.constant([[12345, 678]] * 5 + [[678, 12345]], tf.int32)
+  flips = tf.constant([[0, 0], [1, 0], [0, 1], [2 ** 30, 0], [0, -2 ** 31], [0, 0]], tf.int32)
+  rows = objective.per_example_uniform(tf.bitwise.bitwise_xor(base, flips), [5000], 1).numpy()
+  corr = np.corrcoef(rows)
+  assert np.all(np.abs(corr[np.triu_indices(6, 1)]) < 4 / math.sqrt(5000))
+
+
+def test_per_example_uniform_row_depends_only_on_its_seed():
+  seeds = seeds_for(8)
+  whole = objective.per_example_uniform(seeds, [3, 7], stream=3).numpy()
+  alone = objective.per_example_uniform(seeds[5:6], [3, 7], stream=3).numpy()
+  np.testing.assert_array_equal(alone[0], whole[5])
+  shuffled = objective.per_example_uniform(tf.reverse(seeds, [0]), [3, 7], stream=3).numpy()
+  np.testing.assert_array_equal(shuffled[::-1], whole)
+  traced = tf.function(lambda s: objective.per_example_uniform(s, [3, 7], stream=3))(seeds)
+  np.testing.assert_array_equal(traced, whole)
+  # The trainer's int64 seeds: equal values give equal rows, and the high
+  # 32 bits (an example index past 2^32) count.
+  np.testing.assert_array_equal(
+      objective.per_example_uniform(tf.cast(seeds, tf.int64), [3, 7], stream=3), whole)
+  high = tf.cast(seeds, tf.int64) + tf.constant([[0, 2 ** 32]], tf.int64)
+  moved = objective.per_example_uniform(high, [3, 7], stream=3).numpy()
+  assert not np.any(np.all(moved == whole, axis=(1, 2)))
 
 
 def test_gather_positions_2d_and_3d():
@@ -181,10 +230,11 @@ def test_disallow_correct_never_returns_the_original():
   assert np.mean(unrestricted.numpy() == targets.numpy()) > 0.99
 
 
+@pytest.mark.parametrize("dtype", LOGIT_DTYPES)
 @pytest.mark.parametrize("temperature", [1.0, 2.0])
-def test_sampling_frequencies_match_softmax(temperature):
+def test_sampling_frequencies_match_softmax(temperature, dtype):
   logits_row = np.array([2.0, 1.0, 0.0, -1.0], np.float32)
-  logits = tf.constant(np.tile(logits_row, [4000, 1, 1]))
+  logits = tf.constant(np.tile(logits_row, [4000, 1, 1]), dtype)
   sampled = objective.sample_from_softmax(logits, seeds=seeds_for(4000), temperature=temperature)
   freq = np.bincount(sampled.numpy().ravel(), minlength=4) / 4000
   expected = np.exp(logits_row / temperature) / np.exp(logits_row / temperature).sum()
@@ -214,12 +264,14 @@ def np_log_softmax(x):
   return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
 
-def test_masked_lm_loss_known_answer():
+@pytest.mark.parametrize("dtype", LOGIT_DTYPES)
+def test_masked_lm_loss_known_answer(dtype):
   logits = np.array([[[1.0, 2.0, 3.0], [0.5, 0.5, 0.0]], [[0.0, 0.0, 5.0], [1.0, 1.0, 1.0]]],
                     np.float32)
   targets = np.array([[2, 0], [1, 1]], np.int32)
   weights = np.array([[1.0, 1.0], [1.0, 0.0]], np.float32)
-  out = objective.masked_lm_loss(tf.constant(logits), tf.constant(targets), tf.constant(weights))
+  out = objective.masked_lm_loss(tf.constant(logits, dtype), tf.constant(targets),
+                                 tf.constant(weights))
   nll = -np.take_along_axis(np_log_softmax(logits), targets[..., None], -1)[..., 0]
   np.testing.assert_allclose(out.per_example_loss, nll, rtol=1e-6)
   np.testing.assert_allclose(out.loss, (nll * weights).sum() / (weights.sum() + 1e-6), rtol=1e-6)
@@ -232,11 +284,13 @@ def test_masked_lm_loss_uniform_logits_is_log_vocab():
   np.testing.assert_allclose(out.loss, math.log(30522) * 6 / (6 + 1e-6), rtol=1e-6)
 
 
-def test_discriminator_loss_known_answer():
+@pytest.mark.parametrize("dtype", LOGIT_DTYPES)
+def test_discriminator_loss_known_answer(dtype):
   logits = np.array([[2.0, -1.0, 0.0, 3.0], [0.5, -0.5, 4.0, 4.0]], np.float32)
   labels = np.array([[0, 1, 0, 1], [1, 0, 0, 1]], np.int32)
   input_mask = np.array([[1, 1, 1, 0], [1, 1, 1, 1]], np.int32)
-  out = objective.discriminator_loss(tf.constant(logits), tf.constant(labels), tf.constant(input_mask))
+  out = objective.discriminator_loss(tf.constant(logits, dtype), tf.constant(labels),
+                                     tf.constant(input_mask))
   bce = np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))
   w = input_mask.astype(np.float32)
   np.testing.assert_allclose(out.loss, (bce * w).sum() / (1e-6 + w.sum()), rtol=1e-6)
@@ -245,10 +299,11 @@ def test_discriminator_loss_known_answer():
   np.testing.assert_array_equal(out.preds, [[1, 0, 0, 1], [1, 0, 1, 1]])  # logit 0 -> 0
 
 
-def test_electric_logit_adjustment_known_answer():
+@pytest.mark.parametrize("dtype", LOGIT_DTYPES)
+def test_electric_logit_adjustment_known_answer(dtype):
   cloze = np.array([[[1.0, 2.0, 0.0], [0.0, 0.0, 3.0]]], np.float32)
   ids = np.array([[1, 2]], np.int32)
-  got = objective.electric_logit_adjustment(tf.constant(cloze), tf.constant(ids), 0.15)
+  got = objective.electric_logit_adjustment(tf.constant(cloze, dtype), tf.constant(ids), 0.15)
   log_q = np.take_along_axis(np_log_softmax(cloze), ids[..., None], -1)[..., 0]
   np.testing.assert_allclose(got, log_q + math.log(0.15 / 0.85), rtol=1e-6)
 

@@ -64,3 +64,20 @@ def test_the_saved_config_is_kept_when_the_resumed_run_fails_to_train(tmp_path):
   assert trainer.step == 2
   assert_kept(before, snapshot(model_dir))  # a new TensorBoard events file only
   assert saved_config(model_dir)["num_train_steps"] == 2
+
+
+def test_auto_precision_is_saved_resolved_and_kept_on_resume(tmp_path, caplog):
+  model_dir = tmp_path / "run"
+  first, _ = train(model_dir, num_train_steps=2, iterations_per_loop=2, mixed_precision="auto")
+  resolved = saved_config(model_dir)["mixed_precision"]
+  assert resolved != "auto" and first.config.mixed_precision == resolved
+  # A run that resolved to another policy (e.g. on another machine) keeps it.
+  other = "mixed_bfloat16" if resolved == "float32" else "float32"
+  config = saved_config(model_dir)
+  config["mixed_precision"] = other
+  (model_dir / "pretrain_config.json").write_text(json.dumps(config))
+  caplog.set_level(logging.INFO)
+  resumed, _ = train(model_dir, num_train_steps=4, iterations_per_loop=2, mixed_precision="auto")
+  assert resumed.config.mixed_precision == other
+  assert f"resuming with the run's mixed_precision, {other}" in caplog.text
+  assert saved_config(model_dir)["mixed_precision"] == other

@@ -56,3 +56,40 @@ def test_run_pretraining_with_a_missing_cpu_fails_instead_of_hanging(tmp_path):
   assert result.returncode == 2, result.stdout + result.stderr
   assert result.stderr.splitlines()[-1] == (
       "error: devices names '/cpu:1', which this machine does not have (it has /cpu:0).")
+
+
+@pytest.mark.parametrize("facts, policy", [
+    (distribution.DeviceFacts("TPU"), "mixed_bfloat16"),
+    (distribution.DeviceFacts("GPU", gpu_compute_capability=(8, 0)), "mixed_float16"),
+    (distribution.DeviceFacts("GPU", gpu_compute_capability=(7, 0)), "mixed_float16"),
+    (distribution.DeviceFacts("GPU", gpu_compute_capability=(6, 1)), "float32"),
+    (distribution.DeviceFacts("GPU"), "float32"),
+    (distribution.DeviceFacts("CPU", cpu_flags=frozenset({"avx2"})), "float32"),
+    (distribution.DeviceFacts("CPU", cpu_flags=frozenset({"avx512f", "avx512_bf16"})), "float32"),
+    (distribution.DeviceFacts("CPU", cpu_flags=frozenset({"avx512_bf16", "amx_bf16"})),
+     distribution.CPU_AMX_POLICY),
+])
+def test_auto_mixed_precision_follows_the_devices(facts, policy):
+  assert distribution.auto_mixed_precision(facts)[0] == policy
+
+
+def test_cpu_flags_reads_the_first_processors_flags(tmp_path):
+  cpuinfo = tmp_path / "cpuinfo"
+  cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16\n\n"
+                     "processor\t: 1\nflags\t\t: fpu\n")
+  assert distribution.cpu_flags(str(cpuinfo)) == {"fpu", "avx512f", "amx_bf16"}
+  assert distribution.cpu_flags(str(tmp_path / "missing")) == frozenset()
+
+
+def test_resolve_mixed_precision_logs_auto_and_keeps_explicit_values(caplog):
+  strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+  caplog.set_level("INFO")
+  config = RuntimeConfig()
+  assert config.mixed_precision == "auto"
+  expected = distribution.auto_mixed_precision(distribution.device_facts(strategy))[0]
+  assert distribution.resolve_mixed_precision(config, strategy) == expected
+  assert config.mixed_precision == expected
+  assert re.search(rf"mixed_precision auto -> {expected} \(CPU.*\)", caplog.text)
+  for explicit in ("float32", "mixed_bfloat16", "mixed_float16"):
+    config = RuntimeConfig(mixed_precision=explicit)
+    assert distribution.resolve_mixed_precision(config, strategy) == explicit

@@ -3,8 +3,8 @@
 The TPU fields are the original's (`configure_pretraining.py`,
 `configure_finetuning.py`); the rest are electra-tf extensions whose defaults
 reproduce the original (one device), except `mixed_precision`, "auto" by
-default (the original always ran float32; set "float32" for its numerics). `training.distribution` turns
-them into a `tf.distribute` strategy, a Keras dtype policy and the XLA choice.
+default (the original always ran float32; set "float32" for its numerics).
+`training.distribution` turns them into a `tf.distribute` strategy, a Keras dtype policy and the XLA choice.
 """
 
 import dataclasses

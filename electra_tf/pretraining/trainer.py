@@ -140,8 +140,9 @@ def reconcile_with_saved_config(config: PretrainingConfig) -> None:
   Without a checkpoint and a saved `pretrain_config.json` there is nothing to
   resume. Otherwise an unset `seed` takes the saved one (the one the run
   drew), `mixed_precision` "auto" the saved policy (the one "auto" resolved
-  to when the run started, so the run keeps its precision), changes to `RESUMABLE_CHANGES` (and, for an evaluation-only run,
-  `seed`) are logged, and any other change is refused.
+  to when the run started, so the run keeps its precision), changes to
+  `RESUMABLE_CHANGES` (and, for an evaluation-only run, `seed`) are logged,
+  and any other change is refused.
 
   Raises:
     ConfigError: naming every changed hparam with its saved and new value.

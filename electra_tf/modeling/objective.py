@@ -18,21 +18,13 @@ from typing import NamedTuple, Optional
 
 import tensorflow as tf
 
+from electra_tf.modeling.counter_hash import counter_bits, mix32
 from electra_tf.text.vocab import SpecialTokenIds
 
 # Independent random streams derived from one example seed.
 _STREAM_POSITIONS = 1
 _STREAM_KEEP = 2
 _STREAM_GUMBEL = 3
-
-
-def _mix32(x: tf.Tensor) -> tf.Tensor:
-  """The `lowbias32` integer hash (a bijection of uint32, good avalanche)."""
-  x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
-  x *= tf.constant(0x7FEB352D, tf.uint32)
-  x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, tf.uint32)))
-  x *= tf.constant(0x846CA68B, tf.uint32)
-  return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
 
 
 @tf.function(jit_compile=True)
@@ -46,15 +38,15 @@ def _hash_uniform(seeds: tf.Tensor, stream: tf.Tensor, size: int) -> tf.Tensor:
   xor = tf.bitwise.bitwise_xor
 
   def row_key(salt, order):
-    key = _mix32(stream + tf.constant(salt, tf.uint32))
+    key = mix32(stream + tf.constant(salt, tf.uint32))
     for i in order:
-      key = _mix32(xor(key, words[i]))
+      key = mix32(xor(key, words[i]))
     return key
 
   k1 = row_key(0x9E3779B9, (0, 1, 2, 3))
   k2 = row_key(0x632BE5AB, (3, 2, 1, 0))
   index = tf.bitcast(tf.range(size, dtype=tf.int32), tf.uint32)[tf.newaxis, :]
-  bits = _mix32(xor(_mix32(xor(_mix32(xor(index, k1)), k2)), k1))
+  bits = counter_bits(index, k1, k2)
   # The top 24 bits as a float32 in [0, 1 - 2^-24]: exact, every value equally likely.
   return tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) * 2.0 ** -24
 

@@ -25,7 +25,7 @@ import tensorflow as tf
 import tf_keras
 
 from electra_tf.config.model import TransformerConfig
-from electra_tf.modeling.layers import dense_names
+from electra_tf.modeling.layers import Dropout, dense_names
 from finetune.classification import metrics
 from finetune.task import Example, FeatureSpec, Scorer, Task, TaskHead
 
@@ -148,7 +148,7 @@ class ClassificationHead(TaskHead):
 
   def __init__(self, num_labels: int, **kwargs):
     super().__init__(**kwargs)
-    self.dropout = tf_keras.layers.Dropout(HEAD_DROPOUT_RATE)
+    self.dropout = Dropout(HEAD_DROPOUT_RATE)
     self.dense = tf_keras.layers.Dense(num_labels, name="dense",
                                        kernel_initializer=tf_keras.initializers.GlorotUniform())
 
@@ -174,7 +174,7 @@ class RegressionHead(TaskHead):
     super().__init__(**kwargs)
     self.min_value = min_value
     self.max_value = max_value
-    self.dropout = tf_keras.layers.Dropout(HEAD_DROPOUT_RATE)
+    self.dropout = Dropout(HEAD_DROPOUT_RATE)
     self.dense = tf_keras.layers.Dense(1, name="dense",
                                        kernel_initializer=tf_keras.initializers.GlorotUniform())
 

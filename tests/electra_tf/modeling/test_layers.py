@@ -9,7 +9,8 @@ from official.nlp.modeling import layers as mg_layers
 
 from electra_tf.config.model import TransformerConfig
 from electra_tf.modeling.encoder import TransformerEncoder
-from electra_tf.modeling.layers import Embeddings, TransformerLayer, attention_bias, gelu
+from electra_tf.modeling.layers import (Embeddings, TransformerLayer, attention_bias, fused_gelu,
+                                        gelu)
 
 TINY = TransformerConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2,
                          num_attention_heads=2, intermediate_size=32,
@@ -29,6 +30,54 @@ def test_gelu_is_exact_erf_form():
   np.testing.assert_allclose(gelu(tf.constant(x)), exact, atol=1e-6)
   tanh_approx = tf.nn.gelu(tf.constant(x), approximate=True)
   assert np.abs(tanh_approx.numpy() - exact).max() > 1e-4  # we are not the approximation
+
+
+def np_gelu_and_derivative(x):
+  erf = np.vectorize(math.erf)
+  cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
+  return x * cdf, cdf + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
+@pytest.mark.parametrize("dtype,atol,rtol",
+                         [(tf.float32, 1e-6, 1e-6), (tf.bfloat16, 1e-6, 2.0 ** -7)],
+                         ids=["float32", "bfloat16"])
+def test_fused_gelu_and_its_gradient_are_gelus(dtype, atol, rtol):
+  x = tf.cast(tf.constant(np.linspace(-6, 6, 97), tf.float32), dtype)
+  upstream = tf.cast(tf.constant(np.linspace(-2, 3, 97), tf.float32), dtype)
+  x64 = tf.cast(x, tf.float64).numpy()
+  value, derivative = np_gelu_and_derivative(x64)
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = fused_gelu(x)
+  grad = tape.gradient(y, x, output_gradients=upstream)
+  assert y.dtype == grad.dtype == dtype
+  expected_grad = tf.cast(upstream, tf.float64).numpy() * derivative
+  if dtype == tf.bfloat16:  # computed in float32, rounded once to bfloat16
+    value = tf.cast(tf.cast(value, tf.bfloat16), tf.float64).numpy()
+    expected_grad = tf.cast(tf.cast(expected_grad, tf.bfloat16), tf.float64).numpy()
+    # within one bfloat16 ulp (2^-7 relative): the float32 result may round either way
+  np.testing.assert_allclose(tf.cast(y, tf.float64), value, atol=atol, rtol=rtol)
+  np.testing.assert_allclose(tf.cast(grad, tf.float64), expected_grad, atol=atol, rtol=rtol)
+  if dtype == tf.float32:
+    np.testing.assert_allclose(y, gelu(x), atol=1e-6)
+
+
+def test_training_step_equals_inference_without_dropout():
+  # Training uses the fused GELU, inference the plain one: same values and
+  # gradients when dropout is off.
+  layer = TransformerLayer(TINY)
+  hidden = tf.random.stateless_normal([2, 6, 16], seed=[9, 10])
+  bias = attention_bias(tf.constant([[1] * 6, [1, 1, 1, 0, 0, 0]]))
+  outputs, grads = [], []
+  for training in (False, True):
+    with tf.GradientTape() as tape:
+      out = layer(hidden, bias, training=training)
+      loss = tf.reduce_sum(out * tf.range(16, dtype=tf.float32))
+    outputs.append(out.numpy())
+    grads.append([g.numpy() for g in tape.gradient(loss, layer.trainable_variables)])
+  np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-6)
+  for trained, inferred in zip(*grads):
+    np.testing.assert_allclose(trained, inferred, atol=1e-5)
 
 
 def test_attention_bias_padding_and_causal_directions():

@@ -50,7 +50,9 @@ DISC_DIMS = {  # hidden, layers, heads, FFN, embedding width (the original's mod
     "small": (256, 12, 4, 1024, 128),
     "base": (768, 12, 12, 3072, 768),
 }
-GENERATOR_FRACTION = {"small": 0.25, "base": 0.33}  # the original's generator_hidden_size
+# The original's default generator_hidden_size, for every size, as electra-tf's
+# config in bench/pretrain_throughput.py (0.33 for Base gave 253-wide, 3-head layers).
+GENERATOR_FRACTION = 0.25
 
 
 def cpu_has_bf16() -> bool:
@@ -73,7 +75,7 @@ def electra_configs(model_size: str, seq: int):
                 attention_probs_dropout_prob=0.1)
   disc = transformers.ElectraConfig(hidden_size=hidden, num_attention_heads=heads,
                                     intermediate_size=ffn, **common)
-  gen_hidden = int(round(hidden * GENERATOR_FRACTION[model_size]))
+  gen_hidden = int(round(hidden * GENERATOR_FRACTION))
   gen = transformers.ElectraConfig(hidden_size=gen_hidden,
                                    num_attention_heads=max(1, gen_hidden // 64),
                                    intermediate_size=4 * gen_hidden, **common)

@@ -202,23 +202,8 @@ class ModelRunner:
     """Trains for the original's step count; returns the last loop's mean loss per example."""
     config, strategy = self.config, self.strategy
     num_steps = num_train_steps(self.data.train.num_records, config)
-    warmup_steps = config.warmup_proportion * num_steps
     num_layers = self.model.bert_config.num_hidden_layers
-    multipliers = (layerwise_lr_multipliers(list(self.names), num_layers,
-                                            config.layerwise_lr_decay)
-                   if config.layerwise_lr_decay > 0 else None)
-    schedule = WarmupPolynomialDecay(config.learning_rate, num_steps, warmup_steps, power=1.0)
-    with distribution.precision_policy(config.mixed_precision), strategy.scope():
-      base_optimizer = AdamWeightDecay(schedule, self.names,
-                                       weight_decay_rate=config.weight_decay_rate,
-                                       lr_multipliers=multipliers)
-      optimizer = (tf_keras.mixed_precision.LossScaleOptimizer(base_optimizer)
-                   if config.mixed_precision == "mixed_float16" else base_optimizer)
-      optimizer.build(self.model.trainable_variables)
-    dataset = self.preprocessor.dataset(self.data.train, config.train_batch_size,
-                                        is_training=True, seed=self.seed)
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
-    train_loop = self._make_train_loop(optimizer, iterator)
+    train_loop, optimizer, schedule = self.make_train_loop(num_steps)
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=self.model),
                                          self.model_dir, max_to_keep=1)
     logger.info(
@@ -227,8 +212,9 @@ class ModelRunner:
         "%s with %d replica(s), %s | seed %d", num_steps, self.data.train.num_records,
         padded_size(self.data.train.num_records, config.train_batch_size),
         config.num_train_epochs, config.train_batch_size, config.learning_rate,
-        int(warmup_steps),
-        f"{config.layerwise_lr_decay} over {num_layers} layers" if multipliers else "off",
+        int(config.warmup_proportion * num_steps),
+        f"{config.layerwise_lr_decay} over {num_layers} layers" if config.layerwise_lr_decay
+        else "off",
         config.weight_decay_rate, type(strategy).__name__, strategy.num_replicas_in_sync,
         config.mixed_precision, self.seed)
     start, step, loss = time.time(), 0, float("nan")
@@ -252,8 +238,24 @@ class ModelRunner:
       progress_steps = max(1, int(PROGRESS_SECONDS * step / (time.time() - start)))
     return loss
 
-  def _make_train_loop(self, optimizer, iterator):
+  def make_train_loop(self, num_steps: int):
+    """(train_loop(n): n steps -> (loss sum, real examples), optimizer, schedule)."""
     config, strategy, model, tasks = self.config, self.strategy, self.model, self.tasks
+    decay = config.layerwise_lr_decay
+    multipliers = (layerwise_lr_multipliers(list(self.names), model.bert_config.num_hidden_layers,
+                                            decay) if decay > 0 else None)
+    schedule = WarmupPolynomialDecay(config.learning_rate, num_steps,
+                                     config.warmup_proportion * num_steps, power=1.0)
+    with distribution.precision_policy(config.mixed_precision), strategy.scope():
+      base_optimizer = AdamWeightDecay(schedule, self.names,
+                                       weight_decay_rate=config.weight_decay_rate,
+                                       lr_multipliers=multipliers)
+      optimizer = (tf_keras.mixed_precision.LossScaleOptimizer(base_optimizer)
+                   if config.mixed_precision == "mixed_float16" else base_optimizer)
+      optimizer.build(model.trainable_variables)
+    dataset = self.preprocessor.dataset(self.data.train, config.train_batch_size,
+                                        is_training=True, seed=self.seed)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
     variables = model.trainable_variables
     loss_scaling = config.mixed_precision == "mixed_float16"
 
@@ -278,15 +280,15 @@ class ModelRunner:
       return loss, real
 
     @tf.function
-    def train_loop(num_steps):
+    def train_loop(steps):
       loss_sum, count = tf.constant(0.0), tf.constant(0.0)
-      for _ in tf.range(num_steps):
+      for _ in tf.range(steps):
         loss, real = strategy.run(replica_step, args=(next(iterator),))
         loss_sum += strategy.reduce("SUM", loss, axis=None)
         count += strategy.reduce("SUM", real, axis=None)
       return loss_sum, count
 
-    return train_loop
+    return train_loop, optimizer, schedule
 
   # --- prediction and evaluation --------------------------------------------------------
 

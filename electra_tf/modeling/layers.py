@@ -84,8 +84,106 @@ def get_training_activation(name: str):
   return fused_gelu if name == "gelu" else get_activation(name)
 
 
-def layer_norm(name: str = "LayerNorm"):
-  return tf_keras.layers.LayerNormalization(axis=-1, epsilon=LAYER_NORM_EPSILON, name=name)
+def _normalise(z):
+  """float32 [..., D] -> ((z - mean) / sqrt(var + eps), mean, 1 / sqrt(var + eps)), stats [..., 1]."""
+  mean = tf.reduce_mean(z, axis=-1, keepdims=True)
+  centered = z - mean
+  inverse_std = tf.math.rsqrt(tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True)
+                              + LAYER_NORM_EPSILON)
+  return centered * inverse_std, mean, inverse_std
+
+
+def _sum_in_float32(x, residual):
+  z = tf.cast(x, tf.float32)
+  return z if residual is None else z + tf.cast(residual, tf.float32)
+
+
+@tf.function(jit_compile=True)
+def _layer_norm_forward(x, residual, gamma, beta):
+  normalised, mean, inverse_std = _normalise(_sum_in_float32(x, residual))
+  return tf.cast(normalised * gamma + beta, x.dtype), mean, inverse_std
+
+
+@tf.function(jit_compile=True)
+def _layer_norm_backward(x, residual, mean, inverse_std, gamma, upstream):
+  """(d x (= d residual), d gamma, d beta) of y = LN(x + residual), all in float32."""
+  normalised = (_sum_in_float32(x, residual) - mean) * inverse_std
+  upstream = tf.cast(upstream, tf.float32)
+  scaled = upstream * gamma
+  d_sum = inverse_std * (scaled - tf.reduce_mean(scaled, axis=-1, keepdims=True)
+                         - normalised * tf.reduce_mean(scaled * normalised, axis=-1,
+                                                       keepdims=True))
+  batch_axes = list(range(len(x.shape) - 1))
+  return (tf.cast(d_sum, x.dtype), tf.reduce_sum(upstream * normalised, axis=batch_axes),
+          tf.reduce_sum(upstream, axis=batch_axes))
+
+
+def fused_add_layer_norm(x, residual, gamma, beta):
+  """LN(x + residual) * gamma + beta over the last axis, one XLA pass each way.
+
+  For training steps only (see `LayerNorm`). The sum and the statistics are
+  float32 whatever x's dtype, as Keras' LayerNormalization under mixed
+  precision; the backward pass recomputes the normalised values from x and
+  residual and the saved [..., 1] mean and inverse std instead of storing them.
+
+  Args:
+    x: float [..., D]; residual: None or the same shape (any float dtype).
+    gamma, beta: float32 [D].
+
+  Returns:
+    [..., D] in x's dtype.
+  """
+  if residual is None:
+    @tf.custom_gradient
+    def normalise_only(x, gamma, beta):
+      y, mean, inverse_std = _layer_norm_forward(x, None, gamma, beta)
+      def grad(upstream):
+        return _layer_norm_backward(x, None, mean, inverse_std, gamma, upstream)
+      return y, grad
+    return normalise_only(x, gamma, beta)
+
+  @tf.custom_gradient
+  def add_and_normalise(x, residual, gamma, beta):
+    y, mean, inverse_std = _layer_norm_forward(x, residual, gamma, beta)
+    def grad(upstream):
+      d_x, d_gamma, d_beta = _layer_norm_backward(x, residual, mean, inverse_std, gamma,
+                                                  upstream)
+      return d_x, tf.cast(d_x, residual.dtype), d_gamma, d_beta
+    return y, grad
+  return add_and_normalise(x, residual, gamma, beta)
+
+
+class LayerNorm(tf_keras.layers.LayerNormalization):
+  """The original's layer norm (`tf.contrib.layers.layer_norm`: last axis, eps
+  1e-12, float32 gamma and beta), optionally of a sum: `layer(x, residual)` =
+  LN(x + residual).
+
+  Training steps run `fused_add_layer_norm`: Keras' non-fused path (its fused
+  one needs eps >= 1.001e-5) is about a dozen ops each way plus casts under
+  mixed precision; ELECTRA-Small's dropout + residual + LayerNorm blocks,
+  forward and backward at [32, 128, 256], took 8.4 ms with it instead of
+  9.7-10.3 ms in bfloat16 and 8.0-8.5 ms instead of 8.6-9.0 ms in float32
+  (2-core Xeon with AMX). Inference runs the same float32 math as plain ops,
+  so SavedModels hold no XLA functions (TF Serving refuses them without
+  --xla_cpu_compilation_enabled). Unlike a bfloat16 `x + residual` before
+  Keras' layer, the sum is float32 in both, so training and inference agree
+  under mixed precision too.
+  """
+
+  def __init__(self, name: str = "LayerNorm", **kwargs):
+    super().__init__(axis=-1, epsilon=LAYER_NORM_EPSILON, name=name, **kwargs)
+
+  def call(self, inputs, residual=None, training=None):
+    """inputs [..., D] (and residual of the same shape) -> [..., D] in the compute dtype."""
+    inputs = tf.cast(inputs, self.compute_dtype)
+    if training:
+      return fused_add_layer_norm(inputs, residual, self.gamma, self.beta)
+    normalised, _, _ = _normalise(_sum_in_float32(inputs, residual))
+    return tf.cast(normalised * self.gamma + self.beta, inputs.dtype)
+
+
+def layer_norm(name: str = "LayerNorm") -> LayerNorm:
+  return LayerNorm(name=name)
 
 
 @tf.function(jit_compile=True)
@@ -192,7 +290,7 @@ class Embeddings(tf_keras.layers.Layer):
     x = tf.gather(self.word_embeddings, input_ids)
     x += tf.gather(self.token_type_embeddings, segment_ids)
     x += self.position_embeddings[tf.newaxis, :seq_length, :]
-    return self.dropout(self.layer_norm(x), training=training)
+    return self.dropout(self.layer_norm(x, training=training), training=training)
 
   def named_variables(self) -> Dict[str, tf.Variable]:
     return {"word_embeddings": self.word_embeddings,
@@ -256,13 +354,13 @@ class TransformerLayer(tf_keras.layers.Layer):
     context = tf.transpose(tf.matmul(probs, value), [0, 2, 1, 3])
     context = tf.reshape(context, tf.shape(hidden))
     attention = self.hidden_dropout(self.attention_output(context), training=training)
-    attention = self.attention_layer_norm(attention + hidden)
+    attention = self.attention_layer_norm(attention, hidden, training=training)
     activation = self.training_activation if training else self.activation
     intermediate = self.intermediate(attention)
     if activation is not None:
       intermediate = activation(intermediate)
     ffn = self.hidden_dropout(self.output_dense(intermediate), training=training)
-    return self.output_layer_norm(ffn + attention)
+    return self.output_layer_norm(ffn, attention, training=training)
 
   def named_variables(self) -> Dict[str, tf.Variable]:
     return {

@@ -9,8 +9,8 @@ from official.nlp.modeling import layers as mg_layers
 
 from electra_tf.config.model import TransformerConfig
 from electra_tf.modeling.encoder import TransformerEncoder
-from electra_tf.modeling.layers import (Embeddings, TransformerLayer, attention_bias, fused_gelu,
-                                        gelu)
+from electra_tf.modeling.layers import (Embeddings, LayerNorm, TransformerLayer, attention_bias,
+                                        fused_gelu, gelu)
 
 TINY = TransformerConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2,
                          num_attention_heads=2, intermediate_size=32,
@@ -62,6 +62,68 @@ def test_fused_gelu_and_its_gradient_are_gelus(dtype, atol, rtol):
     np.testing.assert_allclose(y, gelu(x), atol=1e-6)
 
 
+def float64_layer_norm_and_gradients(x, residual, gamma, beta, upstream):
+  """y = LN(x + residual) and d(x, residual, gamma, beta) by float64 autodiff."""
+  x, gamma, beta, upstream = (tf.cast(t, tf.float64) for t in (x, gamma, beta, upstream))
+  residual = tf.zeros_like(x) if residual is None else tf.cast(residual, tf.float64)
+  with tf.GradientTape() as tape:
+    tape.watch([x, residual, gamma, beta])
+    z = x + residual
+    mean, variance = tf.nn.moments(z, axes=[-1], keepdims=True)
+    y = (z - mean) / tf.sqrt(variance + 1e-12) * gamma + beta
+  return [y.numpy()] + [g.numpy() for g in tape.gradient(y, [x, residual, gamma, beta],
+                                                       output_gradients=upstream)]
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("with_residual", [True, False], ids=["residual", "no_residual"])
+@pytest.mark.parametrize("compiled", [True, False], ids=["tf.function", "eager"])
+def test_fused_layer_norm_and_gradients_match_float64(policy, with_residual, compiled):
+  import tf_keras  # pylint: disable=import-outside-toplevel
+  tf_keras.mixed_precision.set_global_policy(policy)
+  try:
+    layer = LayerNorm(name="attention_LayerNorm")
+    layer.build([3, 5, 16])
+  finally:
+    tf_keras.mixed_precision.set_global_policy("float32")
+  keras_layer = tf_keras.layers.LayerNormalization(epsilon=1e-12)
+  keras_layer.build([3, 5, 16])
+  # Keras' own variables, so checkpoints and the name mapping are unchanged.
+  assert [v.name for v in layer.weights] == [v.name for v in keras_layer.weights]
+  assert layer.gamma.dtype == tf.float32
+  layer.gamma.assign(tf.random.stateless_normal([16], seed=[1, 2]) + 1.0)
+  layer.beta.assign(tf.random.stateless_normal([16], seed=[3, 4]))
+  dtype = tf.bfloat16 if policy == "mixed_bfloat16" else tf.float32
+  # An offset mean and uneven scales, so the centring and the variance both matter.
+  x = tf.cast(3.0 + 2.0 * tf.random.stateless_normal([3, 5, 16], seed=[5, 6]), dtype)
+  residual = (tf.cast(tf.random.stateless_normal([3, 5, 16], seed=[7, 8]), dtype)
+              if with_residual else None)
+  upstream = tf.cast(tf.random.stateless_normal([3, 5, 16], seed=[9, 10]), dtype)
+
+  def fused(x, residual):
+    with tf.GradientTape() as tape:
+      tape.watch([x] + ([residual] if with_residual else []))
+      y = layer(x, residual, training=True)
+    sources = [x] + ([residual] if with_residual else []) + [layer.gamma, layer.beta]
+    return [y] + tape.gradient(y, sources, output_gradients=upstream)
+
+  got = (tf.function(fused) if compiled else fused)(x, residual)
+  expected = float64_layer_norm_and_gradients(x, residual, layer.gamma, layer.beta, upstream)
+  if not with_residual:
+    del expected[2]
+  assert got[0].dtype == got[1].dtype == dtype
+  assert got[-1].dtype == got[-2].dtype == tf.float32
+  # float32: to float32 rounding; bfloat16 outputs and input gradients are
+  # float32 results rounded once (2^-8 relative, 2 ulps allowed), gamma/beta
+  # gradients stay float32 sums of bfloat16 products.
+  rtol, atol = (1e-5, 1e-5) if dtype == tf.float32 else (2.0 ** -7, 1e-3)
+  for value, reference in zip(got, expected):
+    np.testing.assert_allclose(tf.cast(value, tf.float64), reference, rtol=rtol, atol=atol)
+  # Inference (plain ops, no XLA) gives the training step's values.
+  np.testing.assert_allclose(tf.cast(layer(x, residual, training=False), tf.float64),
+                             tf.cast(got[0], tf.float64), rtol=rtol, atol=atol)
+
+
 def test_training_step_equals_inference_without_dropout():
   # Training uses the fused GELU, inference the plain one: same values and
   # gradients when dropout is off.
@@ -77,7 +139,7 @@ def test_training_step_equals_inference_without_dropout():
     grads.append([g.numpy() for g in tape.gradient(loss, layer.trainable_variables)])
   np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-6)
   for trained, inferred in zip(*grads):
-    np.testing.assert_allclose(trained, inferred, atol=1e-5)
+    np.testing.assert_allclose(trained, inferred, rtol=1e-6, atol=1e-5)
 
 
 def test_attention_bias_padding_and_causal_directions():

@@ -331,23 +331,28 @@ class TransformerLayer(tf_keras.layers.Layer):
     self.attention_dropout = Dropout(config.attention_probs_dropout_prob)
     self.hidden_dropout = Dropout(config.hidden_dropout_prob)
 
-  def _split_heads(self, x):
-    """[B, L, H] -> [B, heads, L, head_size]."""
-    batch_size, seq_length = x.shape[0], x.shape[1]
-    if batch_size is None:
-      batch_size = tf.shape(x)[0]
-    if seq_length is None:
-      seq_length = tf.shape(x)[1]
-    x = tf.reshape(x, [batch_size, seq_length, self.num_heads, self.head_size])
-    return tf.transpose(x, [0, 2, 1, 3])
-
   def call(self, hidden, attention_bias, training=None):
     """hidden [B, L, H], attention_bias [B, 1, 1 or L, L] additive -> [B, L, H]."""
+    batch_size, seq_length, width = hidden.shape
+    if batch_size is None:
+      batch_size = tf.shape(hidden)[0]
+    if seq_length is None:
+      seq_length = tf.shape(hidden)[1]
+    # The dense layers run on [B*L, H] rows: a rank-2 input makes Keras' Dense a
+    # MatMul + BiasAdd pair, which oneDNN fuses into one kernel; a rank-3 input
+    # goes through Tensordot's reshapes, which keep the bias add a separate pass.
+    hidden = tf.reshape(hidden, [-1, width])
+
+    def split_heads(x):
+      """[B*L, H] -> [B, heads, L, head_size]."""
+      x = tf.reshape(x, [batch_size, seq_length, self.num_heads, self.head_size])
+      return tf.transpose(x, [0, 2, 1, 3])
+
     # Scaling Q instead of the scores is exact for power-of-4 head sizes
     # (1/sqrt(64) = 1/8) and touches L*d instead of L*L values.
-    query = self._split_heads(self.query(hidden)) * (self.head_size ** -0.5)
-    key = self._split_heads(self.key(hidden))
-    value = self._split_heads(self.value(hidden))
+    query = split_heads(self.query(hidden)) * (self.head_size ** -0.5)
+    key = split_heads(self.key(hidden))
+    value = split_heads(self.value(hidden))
     scores = tf.matmul(query, key, transpose_b=True)
     scores += tf.cast(attention_bias, scores.dtype)
     probs = self.attention_dropout(tf.nn.softmax(scores), training=training)
@@ -360,7 +365,8 @@ class TransformerLayer(tf_keras.layers.Layer):
     if activation is not None:
       intermediate = activation(intermediate)
     ffn = self.hidden_dropout(self.output_dense(intermediate), training=training)
-    return self.output_layer_norm(ffn, attention, training=training)
+    output = self.output_layer_norm(ffn, attention, training=training)
+    return tf.reshape(output, [batch_size, seq_length, width])
 
   def named_variables(self) -> Dict[str, tf.Variable]:
     return {

@@ -42,7 +42,7 @@ import shutil  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bench.pretrain_throughput import DEFAULT_PEER_PYTHON, HERE, cpu_header, run_child  # noqa: E402
+from bench.pretrain_throughput import HERE, cpu_header, peer_python, run_child  # noqa: E402
 
 SEQ = 128
 VOCAB_FILE = os.path.join(ROOT, "data", "vocab.txt")
@@ -151,14 +151,8 @@ def serve_child(calls: int) -> dict:
 
 def peer_rows(args):
   """JSON rows of the torch peers (finetune and serve, fp32 then bf16), or []."""
-  if args.skip_peers:
-    print("torch peers skipped (--skip-peers)")
-    return []
-  python = args.peer_python or (DEFAULT_PEER_PYTHON if os.path.exists(DEFAULT_PEER_PYTHON)
-                                else None)
+  python = peer_python(args)
   if python is None:
-    print("torch peers skipped: no bench/.venv-peers (bash bench/setup_peers_venv.sh) "
-          "and no --peer-python")
     return []
   rows = []
   for what in ("finetune", "serve"):

@@ -226,16 +226,23 @@ def cpu_header() -> str:
   return f"CPU: {model}; {os.cpu_count()} cores; flags: {wide or 'no avx512/amx'}"
 
 
-def peer_rows(args, flops_per_seq):
-  """(name, seq/s, FLOP/s, peak RSS MB) of the torch peers, fp32 then bf16."""
+def peer_python(args):
+  """The peers' python (--peer-python or bench/.venv-peers), or None with a printed reason."""
   if args.skip_peers:
     print("torch peers skipped (--skip-peers)")
-    return []
+    return None
   python = args.peer_python or (DEFAULT_PEER_PYTHON if os.path.exists(DEFAULT_PEER_PYTHON)
                                 else None)
   if python is None:
     print("torch peers skipped: no bench/.venv-peers (bash bench/setup_peers_venv.sh) "
           "and no --peer-python")
+  return python
+
+
+def peer_rows(args, flops_per_seq):
+  """(name, seq/s, FLOP/s, peak RSS MB) of the torch peers, fp32 then bf16."""
+  python = peer_python(args)
+  if python is None:
     return []
   rows = []
   for dtype in ("fp32", "bf16"):

@@ -117,10 +117,12 @@ def use_jit_compile(config, strategy: tf.distribute.Strategy) -> bool:
   return bool(tf.config.list_logical_devices("GPU"))
 
 
-# What "auto" picks on a CPU with AMX: with the fused GELU and dropout our
-# ELECTRA-Small bf16 step measured 1.4-1.5x the float32 one on a 2-core AMX
-# Xeon, at equal losses over 1,000 steps (docs/figures.md).
-CPU_AMX_POLICY = "mixed_bfloat16"
+# What "auto" picks on a CPU with native bf16 dot products (AMX or
+# AVX512-BF16): ELECTRA-Small's bf16 step measured 1.5-1.6x the float32 one on
+# a 2-core AMX Xeon and 1.48x on a 2-core AVX512-BF16 EPYC without AMX, at
+# equal losses over 1,000 steps (docs/figures.md).
+CPU_BF16_POLICY = "mixed_bfloat16"
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,8 +163,9 @@ def auto_mixed_precision(facts: DeviceFacts) -> Tuple[str, str]:
   """The policy `mixed_precision: "auto"` picks, and why.
 
   TPU: mixed_bfloat16. GPU with compute capability >= 7.0 (tensor cores):
-  mixed_float16, with dynamic loss scaling. CPU with AMX (`amx_bf16`):
-  `CPU_AMX_POLICY`; other CPUs (also with only `avx512_bf16`): float32.
+  mixed_float16, with dynamic loss scaling. CPU with native bf16 dot
+  products (`amx_bf16` or `avx512_bf16`): `CPU_BF16_POLICY`; other CPUs
+  (AVX2, AVX-512 without BF16): float32.
   Anything else: float32.
 
   Returns:
@@ -175,9 +178,10 @@ def auto_mixed_precision(facts: DeviceFacts) -> Tuple[str, str]:
     if capability is not None and tuple(capability) >= (7, 0):
       return "mixed_float16", f"GPU with compute capability {capability[0]}.{capability[1]}"
     return "float32", "GPU without tensor cores (compute capability < 7.0 or unknown)"
-  if "amx_bf16" in facts.cpu_flags:
-    return CPU_AMX_POLICY, "CPU with AMX"
-  return "float32", "CPU without AMX"
+  native = [flag for flag in CPU_BF16_FLAGS if flag in facts.cpu_flags]
+  if native:
+    return CPU_BF16_POLICY, f"CPU with native bf16 ({native[0]})"
+  return "float32", "CPU without native bf16 (neither amx_bf16 nor avx512_bf16)"
 
 
 def resolve_mixed_precision(config: RuntimeConfig, strategy: tf.distribute.Strategy) -> str:

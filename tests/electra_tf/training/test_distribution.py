@@ -65,9 +65,11 @@ def test_run_pretraining_with_a_missing_cpu_fails_instead_of_hanging(tmp_path):
     (distribution.DeviceFacts("GPU", gpu_compute_capability=(6, 1)), "float32"),
     (distribution.DeviceFacts("GPU"), "float32"),
     (distribution.DeviceFacts("CPU", cpu_flags=frozenset({"avx2"})), "float32"),
-    (distribution.DeviceFacts("CPU", cpu_flags=frozenset({"avx512f", "avx512_bf16"})), "float32"),
+    (distribution.DeviceFacts("CPU", cpu_flags=frozenset({"avx512f", "avx512bw"})), "float32"),
+    (distribution.DeviceFacts("CPU", cpu_flags=frozenset({"avx512f", "avx512_bf16"})),
+     "mixed_bfloat16"),
     (distribution.DeviceFacts("CPU", cpu_flags=frozenset({"avx512_bf16", "amx_bf16"})),
-     distribution.CPU_AMX_POLICY),
+     "mixed_bfloat16"),
 ])
 def test_auto_mixed_precision_follows_the_devices(facts, policy):
   assert distribution.auto_mixed_precision(facts)[0] == policy

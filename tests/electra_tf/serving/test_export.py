@@ -429,6 +429,21 @@ def test_versions_overwrite_and_refusals(pretrained, tmp_path, capsys):
     assert json.load(f)["max_seq_length"] == 16
 
 
+@pytest.mark.parametrize("model_in_export_dir", ["1", "."])
+def test_overwrite_refuses_an_export_dir_holding_the_model(pretrained, tmp_path, capsys,
+                                                            model_in_export_dir):
+  _, sources = pretrained
+  exports = tmp_path / "exports"
+  model_dir = exports / model_in_export_dir  # exports/1 would be version 1's directory
+  shutil.copytree(sources["original"], model_dir, dirs_exist_ok=True)
+  before = sorted(os.listdir(model_dir))
+  assert export_cli("--model-dir", model_dir, "--export-dir", exports, "--version", "1",
+                    "--overwrite") == 2
+  relation = "contains" if model_in_export_dir == "1" else "is"
+  assert f"{relation} --model-dir" in capsys.readouterr().err
+  assert sorted(os.listdir(model_dir)) == before
+
+
 @pytest.mark.parametrize("setup, message", [
     (lambda d: None, "does not exist"),
     (lambda d: d.mkdir(), "no checkpoint in directory"),

@@ -128,14 +128,34 @@ class SpanQAHead(TaskHead):
     super().build(input_shape)
 
   def call(self, sequence_output, features=None, training=None):
+    """sequence_output [B, L, H], features int [B, L] -> the outputs above."""
     layers = self.layers_by_name
     hidden = sequence_output
-    batch_size, seq_length = tf.shape(hidden)[0], tf.shape(hidden)[1]
-    mask_bias = MASK_PENALTY * (answer_mask(features["input_mask"], features["segment_ids"]) - 1)
-    start_logits = tf.cast(tf.squeeze(layers["dense"](hidden), -1), tf.float32) + mask_bias
-    # The top-k needs k <= L; only `build_variables`' short dummy input has
-    # fewer positions than beam_size (the task refuses max_seq_length < beam_size).
+    input_mask, segment_ids = features["input_mask"], features["segment_ids"]
+    seq_length = tf.shape(hidden)[1]
     static_length = hidden.shape[1]
+    if static_length is None and self.joint_prediction and not training:
+      # The top-k needs K <= L, but a dynamic-length input (`serve_ids`) may
+      # be shorter: pad it with masked, zero-hidden positions to K. Their
+      # logits carry the mask penalty, so the input's own candidates and
+      # probabilities are unchanged; candidates on the padding point past the
+      # input (index >= L), as the original's decoder expects of padding.
+      padding = [[0, 0], [0, tf.maximum(self.beam_size - seq_length, 0)]]
+      hidden = tf.pad(hidden, padding + [[0, 0]])
+      input_mask, segment_ids = tf.pad(input_mask, padding), tf.pad(segment_ids, padding)
+    outputs = self._decode(hidden, input_mask, segment_ids, static_length, features, training)
+    if static_length is None:
+      for name in ("start_logits", "end_logits"):
+        outputs[name] = outputs[name][:, :seq_length]
+    return outputs
+
+  def _decode(self, hidden, input_mask, segment_ids, static_length, features, training):
+    layers = self.layers_by_name
+    batch_size, seq_length = tf.shape(hidden)[0], tf.shape(hidden)[1]
+    mask_bias = MASK_PENALTY * (answer_mask(input_mask, segment_ids) - 1)
+    start_logits = tf.cast(tf.squeeze(layers["dense"](hidden), -1), tf.float32) + mask_bias
+    # Only `build_variables`' short dummy input has a static L below beam_size
+    # (the task refuses max_seq_length < beam_size).
     k = self.beam_size if static_length is None else min(self.beam_size, static_length)
     outputs = {
         "start_top_log_probs": tf.zeros([batch_size, k]),

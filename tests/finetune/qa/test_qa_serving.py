@@ -357,3 +357,36 @@ def test_qa_signature_checks_batch_sizes_and_serves_empty_batches(qa_export):
   blank = serve(question=tf.constant(["who"]), context=tf.constant([" \n "]))
   assert (blank["answer_text"].numpy()[0], int(blank["answer_start"][0]),
           int(blank["num_windows"][0])) == (b"", -1, 0)
+
+
+def test_dynamic_inputs_shorter_than_the_beam_keep_their_candidates():
+  """`serve_ids` takes any L: an input shorter than beam_size gets the same
+  logits and the same top candidates as that input padded to a longer L, and
+  the candidates beyond its own positions point past it (index >= L)."""
+  beam, width, short, long = 8, 16, 5, 12
+  head = SpanQAHead("squad", beam_size=beam)
+  rng = np.random.RandomState(0)
+  hidden = rng.normal(size=[2, long, width]).astype(np.float32)
+  segment_ids = np.array([[0, 0, 1, 1, 1] + [0] * 7] * 2, np.int32)
+  input_mask = np.array([[1] * short + [0] * (long - short)] * 2, np.int32)
+  valid = 4  # [CLS] and the three context positions
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, width]),
+                                tf.TensorSpec([None, None], tf.int32),
+                                tf.TensorSpec([None, None], tf.int32)])
+  def run(hidden, input_mask, segment_ids):
+    return head(hidden, {"input_mask": input_mask, "segment_ids": segment_ids},
+                training=False)
+
+  cut = run(hidden[:, :short], input_mask[:, :short], segment_ids[:, :short])
+  padded = run(hidden, input_mask, segment_ids)
+  assert cut["start_logits"].shape == [2, short] and cut["start_top_index"].shape == [2, beam]
+  np.testing.assert_allclose(cut["start_logits"], padded["start_logits"][:, :short], atol=1e-5)
+  np.testing.assert_allclose(cut["answerable_logit"], padded["answerable_logit"], atol=1e-5)
+  for name in ("start_top_index", "start_top_log_probs"):
+    np.testing.assert_allclose(cut[name][:, :valid], padded[name][:, :valid], atol=1e-5)
+  for name in ("end_top_index", "end_top_log_probs"):
+    np.testing.assert_allclose(cut[name][:, :valid, :valid], padded[name][:, :valid, :valid],
+                               atol=1e-5)
+  assert (cut["start_top_log_probs"].numpy()[:, valid:] < -100).all()  # masked positions
+  assert cut["start_top_index"].numpy().max() >= short  # candidates on the padding

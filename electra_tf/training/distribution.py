@@ -118,7 +118,7 @@ def use_jit_compile(config, strategy: tf.distribute.Strategy) -> bool:
 
 
 # What "auto" picks on a CPU with native bf16 dot products (AMX or
-# AVX512-BF16): ELECTRA-Small's bf16 step measured 1.5-1.6x the float32 one on
+# AVX512-BF16): ELECTRA-Small's bf16 step measured 1.48-1.59x the float32 one on
 # a 2-core AMX Xeon and 1.48x on a 2-core AVX512-BF16 EPYC without AMX, at
 # equal losses over 1,000 steps (docs/figures.md).
 CPU_BF16_POLICY = "mixed_bfloat16"

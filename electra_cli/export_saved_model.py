@@ -66,9 +66,9 @@ def _run(argv: Optional[Sequence[str]]) -> int:
     CheckpointError  # pylint: disable=import-outside-toplevel
   if not os.path.isdir(args.model_dir):
     raise CheckpointError(f"model dir {args.model_dir!r} does not exist or is not a directory")
-  relation = fileio.path_overlap(args.export_dir, args.model_dir)
-  if args.overwrite and relation in ("is", "contains"):
-    # --overwrite replaces a version directory, which could be the model's own.
+  # --overwrite replaces a version directory, which could be the model's own.
+  relation = args.overwrite and fileio.path_overlap(args.export_dir, args.model_dir)
+  if relation in ("is", "contains"):
     raise ConfigError(f"--export-dir {args.export_dir} {relation} --model-dir "
                       f"{args.model_dir}; with --overwrite an export could replace the model "
                       "it reads: export to a directory outside the model dir")

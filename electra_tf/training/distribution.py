@@ -178,9 +178,9 @@ def auto_mixed_precision(facts: DeviceFacts) -> Tuple[str, str]:
     if capability is not None and tuple(capability) >= (7, 0):
       return "mixed_float16", f"GPU with compute capability {capability[0]}.{capability[1]}"
     return "float32", "GPU without tensor cores (compute capability < 7.0 or unknown)"
-  native = [flag for flag in CPU_BF16_FLAGS if flag in facts.cpu_flags]
+  native = next((flag for flag in CPU_BF16_FLAGS if flag in facts.cpu_flags), None)
   if native:
-    return CPU_BF16_POLICY, f"CPU with native bf16 ({native[0]})"
+    return CPU_BF16_POLICY, f"CPU with native bf16 ({native})"
   return "float32", "CPU without native bf16 (neither amx_bf16 nor avx512_bf16)"
 
 

@@ -129,12 +129,12 @@ class SpanQAHead(TaskHead):
 
   def call(self, sequence_output, features=None, training=None):
     """sequence_output [B, L, H], features int [B, L] -> the outputs above."""
-    layers = self.layers_by_name
     hidden = sequence_output
     input_mask, segment_ids = features["input_mask"], features["segment_ids"]
     seq_length = tf.shape(hidden)[1]
     static_length = hidden.shape[1]
-    if static_length is None and self.joint_prediction and not training:
+    padded = static_length is None and self.joint_prediction and not training
+    if padded:
       # The top-k needs K <= L, but a dynamic-length input (`serve_ids`) may
       # be shorter: pad it with masked, zero-hidden positions to K. Their
       # logits carry the mask penalty, so the input's own candidates and
@@ -144,7 +144,7 @@ class SpanQAHead(TaskHead):
       hidden = tf.pad(hidden, padding + [[0, 0]])
       input_mask, segment_ids = tf.pad(input_mask, padding), tf.pad(segment_ids, padding)
     outputs = self._decode(hidden, input_mask, segment_ids, static_length, features, training)
-    if static_length is None:
+    if padded:
       for name in ("start_logits", "end_logits"):
         outputs[name] = outputs[name][:, :seq_length]
     return outputs

@@ -40,8 +40,8 @@ def make_config(model_dir, **hparams):
                   num_train_steps=3, iterations_per_loop=3, save_checkpoints_steps=1000,
                   num_warmup_steps=1, learning_rate=1e-3, vocab_file=str(VOCAB_FILE), seed=7,
                   model_dir=str(model_dir), model_hparam_overrides=NO_DROPOUT,
-                  # float32 whatever `auto` picks on this CPU (bf16 with AMX or AVX512-BF16): the
-                  # parity tests compare runs to float32 rounding.
+                  # float32 whatever `auto` picks on this CPU (bf16 with AMX or
+                  # AVX512-BF16): the parity tests compare runs to float32 rounding.
                   mixed_precision="float32")
   defaults.update(hparams)
   return PretrainingConfig.create("test", str(model_dir), **defaults)

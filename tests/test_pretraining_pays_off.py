@@ -72,10 +72,11 @@ def test_in_domain_text_is_the_train_split_only_in_seeded_passes(tmp_path):
 def test_a_work_dir_built_with_other_in_domain_copies_is_refused(tmp_path):
   corpus_dir = tmp_path / "corpus"
   corpus_dir.mkdir()  # a work dir from before the in-domain text: no recipe file
-  assert pays_off.build_corpus(str(tmp_path), 0) == str(corpus_dir)
+  task_dir = str(tmp_path / "sst")
+  assert pays_off.build_corpus(str(tmp_path), task_dir, 0) == str(corpus_dir)
   with pytest.raises(SystemExit, match=r"built with \{'in_domain_copies': 0\}.*new --work-dir"):
-    pays_off.build_corpus(str(tmp_path), 20)
+    pays_off.build_corpus(str(tmp_path), task_dir, 20)
   (tmp_path / "corpus_recipe.json").write_text('{"in_domain_copies": 20}')
-  assert pays_off.build_corpus(str(tmp_path), 20) == str(corpus_dir)
+  assert pays_off.build_corpus(str(tmp_path), task_dir, 20) == str(corpus_dir)
   with pytest.raises(SystemExit, match=r"built with \{'in_domain_copies': 20\}"):
-    pays_off.build_corpus(str(tmp_path), 0)
+    pays_off.build_corpus(str(tmp_path), task_dir, 0)

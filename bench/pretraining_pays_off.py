@@ -98,6 +98,13 @@ def write_in_domain_text(task_dir: str, path: str, copies: int) -> None:
         f.write("\n".join(order[start:start + IN_DOMAIN_SENTENCES_PER_DOCUMENT]) + "\n\n")
 
 
+def require_same(path: str, built: dict, wanted: dict, option: str) -> None:
+  """Refuses (one line, before any work) to reuse an output built with other settings."""
+  if built != wanted:
+    raise SystemExit(f"error: {path} was built with {built}, not {wanted}; "
+                     f"pass the same {option} or a new --work-dir")
+
+
 def build_corpus(work_dir: str, task_dir: str, in_domain_copies: int) -> str:
   """work_dir/corpus: the shipped plays, the reviews, the OANC sentences and
   `in_domain_copies` passes over the text of task_dir's train split."""
@@ -109,9 +116,7 @@ def build_corpus(work_dir: str, task_dir: str, in_domain_copies: int) -> str:
     # A work dir made before the in-domain text existed holds none of it.
     built = (fileio.read_json(recipe_file) if os.path.exists(recipe_file)
              else {"in_domain_copies": 0})
-    if built != recipe:
-      raise SystemExit(f"error: {work_dir} was built with {built}, not {recipe}; "
-                       "pass the same --in-domain-copies or a new --work-dir")
+    require_same(work_dir, built, recipe, "--in-domain-copies")
     return corpus_dir
   fileio.write_json(recipe_file, recipe)
   downloads = os.path.join(work_dir, "downloads")
@@ -152,12 +157,20 @@ def prepare_data(work_dir: str, hparams: dict, in_domain_copies: int) -> str:
   data_dir = os.path.join(work_dir, "data")
   os.makedirs(data_dir, exist_ok=True)
   vocab = os.path.join(data_dir, "vocab.txt")
-  if not os.path.exists(vocab):
+  if os.path.exists(vocab):
+    with open(vocab, encoding="utf-8") as f:
+      require_same(vocab, {"vocab_size": sum(1 for _ in f)},
+                   {"vocab_size": hparams["vocab_size"]}, "--config")
+  else:
     run_or_fail(build_vocab.main, ["--corpus-dir", corpus_dir, "--output-file", vocab,
                                    "--vocab-size", str(hparams["vocab_size"])])
   records = os.path.join(data_dir, "pretrain_tfrecords")
   # The builder writes build_info.json last: a failed build leaves none.
-  if not os.path.exists(os.path.join(records, corpus.BUILD_INFO_FILE)):
+  build_info = os.path.join(records, corpus.BUILD_INFO_FILE)
+  if os.path.exists(build_info):
+    require_same(records, {"max_seq_length": fileio.read_json(build_info)["options"][
+        "max_seq_length"]}, {"max_seq_length": hparams["max_seq_length"]}, "--config")
+  else:
     run_or_fail(build_pretraining_dataset.main, [
         "--corpus-dir", corpus_dir, "--vocab-file", vocab, "--output-dir", records,
         "--max-seq-length", str(hparams["max_seq_length"]), "--num-processes", "2",
@@ -180,7 +193,12 @@ def objective_hparams(hparams: dict, objective: str) -> dict:
 
 def pretrain(data_dir: str, objective: str, hparams: dict) -> float:
   """Pre-trains (or resumes) DATA_DIR/models/<objective>; returns the wall seconds."""
-  timing = os.path.join(data_dir, "models", objective, "pays_off_wall_seconds.json")
+  model_dir = os.path.join(data_dir, "models", objective)
+  saved_config = os.path.join(model_dir, "pretrain_config.json")
+  if os.path.exists(saved_config):  # a finished or interrupted run: resume only the same one
+    saved = fileio.read_json(saved_config)
+    require_same(model_dir, {key: saved.get(key) for key in hparams}, hparams, "--config")
+  timing = os.path.join(model_dir, "pays_off_wall_seconds.json")
   if os.path.exists(timing):
     return fileio.read_json(timing)["seconds"]
   start = time.time()
@@ -229,7 +247,7 @@ def finetune_grid(data_dir: str, hparams: dict, starts, learning_rates, seeds,
   for start in starts:
     for learning_rate in learning_rates:
       for seed in seeds:
-        name = f"{start}_lr{learning_rate:g}_seed{seed}"
+        name = f"{start}_lr{learning_rate:g}_epochs{epochs:g}_seed{seed}"
         run_dir = os.path.join(data_dir, "finetune", name)
         results = os.path.join(run_dir, "sst_results.pkl")
         if not os.path.exists(results):

@@ -80,3 +80,27 @@ def test_a_work_dir_built_with_other_in_domain_copies_is_refused(tmp_path):
   assert pays_off.build_corpus(str(tmp_path), task_dir, 20) == str(corpus_dir)
   with pytest.raises(SystemExit, match=r"built with \{'in_domain_copies': 20\}"):
     pays_off.build_corpus(str(tmp_path), task_dir, 0)
+
+
+def test_a_model_dir_trained_with_other_hparams_is_refused_not_resumed(tmp_path):
+  hparams = shipped_hparams()
+  model_dir = tmp_path / "models" / "electra"
+  model_dir.mkdir(parents=True)
+  (model_dir / "pretrain_config.json").write_text(json.dumps(dict(hparams, model_name="electra")))
+  (model_dir / "pays_off_wall_seconds.json").write_text('{"seconds": 12.5}')
+  assert pays_off.pretrain(str(tmp_path), "electra", hparams) == 12.5  # same run: reused
+  longer = dict(hparams, num_train_steps=3000)
+  with pytest.raises(SystemExit, match=r"models/electra was built with \{.*'num_train_steps': "
+                     r"1000.*\}, not \{.*'num_train_steps': 3000.*--config or a new --work-dir"):
+    pays_off.pretrain(str(tmp_path), "electra", longer)
+
+
+def test_a_vocab_of_another_size_is_refused(tmp_path):
+  hparams = shipped_hparams()
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  (data_dir / "vocab.txt").write_text("".join(f"token{index}\n" for index in range(100)))
+  (tmp_path / "corpus").mkdir()
+  with pytest.raises(SystemExit, match=r"vocab.txt was built with \{'vocab_size': 100\}, "
+                     r"not \{'vocab_size': 8192\}"):
+    pays_off.prepare_data(str(tmp_path), hparams, 0)

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import pickle
 
 import pytest
 
@@ -104,3 +105,16 @@ def test_a_vocab_of_another_size_is_refused(tmp_path):
   with pytest.raises(SystemExit, match=r"vocab.txt was built with \{'vocab_size': 100\}, "
                      r"not \{'vocab_size': 8192\}"):
     pays_off.prepare_data(str(tmp_path), hparams, 0)
+
+
+def test_finetuning_runs_are_reused_only_for_the_same_epochs(tmp_path):
+  for epochs, accuracy in ((3, 70.0), (10, 74.5)):
+    run_dir = tmp_path / "finetune" / f"random_lr0.0003_epochs{epochs}_seed0"
+    run_dir.mkdir(parents=True)
+    with open(run_dir / "sst_results.pkl", "wb") as f:
+      pickle.dump([{"sst": {"accuracy": accuracy}}], f)
+  for epochs, accuracy in ((3, 70.0), (10, 74.5)):
+    rows = pays_off.finetune_grid(str(tmp_path), shipped_hparams(), ["random"], [3e-4], [0],
+                                  float(epochs))
+    assert rows == [{"start": "random", "learning_rate": 3e-4, "seed": 0,
+                     "dev_accuracy": accuracy}]

@@ -191,14 +191,19 @@ def objective_hparams(hparams: dict, objective: str) -> dict:
               save_checkpoints_steps=round(hparams["save_checkpoints_steps"] * scale))
 
 
-def pretrain(data_dir: str, objective: str, hparams: dict) -> float:
-  """Pre-trains (or resumes) DATA_DIR/models/<objective>; returns the wall seconds."""
+def check_model_dir(data_dir: str, objective: str, hparams: dict) -> None:
+  """Refuses DATA_DIR/models/<objective> if its run (finished or interrupted) was
+  started with other hparams: resuming it would train or report another run."""
   model_dir = os.path.join(data_dir, "models", objective)
   saved_config = os.path.join(model_dir, "pretrain_config.json")
-  if os.path.exists(saved_config):  # a finished or interrupted run: resume only the same one
+  if os.path.exists(saved_config):
     saved = fileio.read_json(saved_config)
     require_same(model_dir, {key: saved.get(key) for key in hparams}, hparams, "--config")
-  timing = os.path.join(model_dir, "pays_off_wall_seconds.json")
+
+
+def pretrain(data_dir: str, objective: str, hparams: dict) -> float:
+  """Pre-trains (or resumes) DATA_DIR/models/<objective>; returns the wall seconds."""
+  timing = os.path.join(data_dir, "models", objective, "pays_off_wall_seconds.json")
   if os.path.exists(timing):
     return fileio.read_json(timing)["seconds"]
   start = time.time()
@@ -358,9 +363,11 @@ def main() -> int:
   work_dir = os.path.abspath(args.work_dir)
   data_dir = prepare_data(work_dir, hparams, args.in_domain_copies)
 
+  runs = {objective: objective_hparams(hparams, objective) for objective in OBJECTIVES}
+  for objective, run_hparams in runs.items():  # both, before either trains
+    check_model_dir(data_dir, objective, run_hparams)
   pretraining, curves = {}, []
-  for objective in OBJECTIVES:
-    run_hparams = objective_hparams(hparams, objective)
+  for objective, run_hparams in runs.items():
     seconds = pretrain(data_dir, objective, run_hparams)
     config = PretrainingConfig.create("m", "/tmp", **run_hparams)
     pretraining[objective] = (flops.pretraining_flops(config), seconds)

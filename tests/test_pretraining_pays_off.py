@@ -89,11 +89,13 @@ def test_a_model_dir_trained_with_other_hparams_is_refused_not_resumed(tmp_path)
   model_dir.mkdir(parents=True)
   (model_dir / "pretrain_config.json").write_text(json.dumps(dict(hparams, model_name="electra")))
   (model_dir / "pays_off_wall_seconds.json").write_text('{"seconds": 12.5}')
-  assert pays_off.pretrain(str(tmp_path), "electra", hparams) == 12.5  # same run: reused
+  pays_off.check_model_dir(str(tmp_path), "electra", hparams)  # the same run: accepted
+  assert pays_off.pretrain(str(tmp_path), "electra", hparams) == 12.5  # and reused
+  pays_off.check_model_dir(str(tmp_path), "mlm", hparams)  # no run yet: nothing to check
   longer = dict(hparams, num_train_steps=3000)
   with pytest.raises(SystemExit, match=r"models/electra was built with \{.*'num_train_steps': "
                      r"1000.*\}, not \{.*'num_train_steps': 3000.*--config or a new --work-dir"):
-    pays_off.pretrain(str(tmp_path), "electra", longer)
+    pays_off.check_model_dir(str(tmp_path), "electra", longer)
 
 
 def test_a_vocab_of_another_size_is_refused(tmp_path):

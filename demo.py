@@ -100,7 +100,8 @@ def main() -> int:
         f"{test_accuracy:.2f}% (majority class: {summary.majority_rate('test'):.2f}%)")
   print("A few minutes of pre-training checks the pipeline but does not make a useful encoder: "
         "this model fine-tunes no better than random weights. docs/pretraining_pays_off.md "
-        "measures what longer pre-training buys (bench/pretraining_pays_off.py).")
+        "measures longer pre-training on 2 CPU cores (bench/pretraining_pays_off.py, up to "
+        "3e14 FLOPs): not enough to beat random weights either.")
   return 0
 
 

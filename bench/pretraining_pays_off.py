@@ -59,6 +59,7 @@ from data_prep import corpus  # noqa: E402
 from electra_cli import (build_pretraining_dataset, build_vocab, run_finetuning,  # noqa: E402
                          run_pretraining)
 from electra_tf import fileio  # noqa: E402
+from electra_tf.config.hparams import ConfigError  # noqa: E402
 from electra_tf.config.pretraining import PretrainingConfig  # noqa: E402
 from electra_tf.pretraining import flops  # noqa: E402
 from finetune import datasets  # noqa: E402
@@ -74,6 +75,13 @@ IN_DOMAIN_COPIES = 0
 SENTIMENT_FILE = os.path.join(ROOT, "data", "sentiment", "amazonReviewSnippets_GroundTruth.txt")
 OBJECTIVES = ("electra", "mlm")
 CURVE_KEYS = ("disc_auc", "disc_accuracy", "disc_loss", "masked_lm_accuracy", "masked_lm_loss")
+# The model's shape, as fine-tuning rebuilds it from --config.
+MODEL_KEYS = ("model_size", "model_hparam_overrides", "embedding_size", "vocab_size")
+CONFIG_KEYS_READ = MODEL_KEYS + ("max_seq_length", "num_train_steps", "num_warmup_steps",
+                                 "save_checkpoints_steps")
+# The objective, the paths and the mode of each pre-training and evaluation run.
+KEYS_SET_PER_RUN = ("electra_objective", "model_name", "data_dir", "model_dir", "vocab_file",
+                    "pretrain_tfrecords", "results_pkl", "results_txt", "do_train", "do_eval")
 
 
 def sentiment_task_dir(work_dir: str) -> str:
@@ -178,6 +186,22 @@ def prepare_data(work_dir: str, hparams: dict, in_domain_copies: int) -> str:
   return data_dir
 
 
+def read_config(path: str) -> dict:
+  """--config's hparams, checked before any work (one-line error): a key or value
+  PretrainingConfig rejects, or one of KEYS_SET_PER_RUN.
+  The keys the script reads itself are filled from the defaults when absent."""
+  hparams = fileio.read_json_object(path, SystemExit)
+  set_per_run = sorted(set(hparams) & set(KEYS_SET_PER_RUN))
+  if set_per_run:
+    raise SystemExit(f"error: {path} sets {', '.join(set_per_run)}, which this script sets "
+                     "for each run; leave them out")
+  try:
+    config = PretrainingConfig.create("m", "/tmp", **hparams)
+  except ConfigError as error:
+    raise SystemExit(f"error: {path}: {error}") from None
+  return dict({key: getattr(config, key) for key in CONFIG_KEYS_READ}, **hparams)
+
+
 def objective_hparams(hparams: dict, objective: str) -> dict:
   """The run's hparams: MLM gets as many steps as ELECTRA's FLOPs buy it."""
   if objective == "electra":
@@ -246,8 +270,7 @@ def evaluate_checkpoints(data_dir: str, objective: str, hparams: dict) -> list:
 def finetune_grid(data_dir: str, hparams: dict, starts, learning_rates, seeds,
                   epochs: float) -> list:
   """Dev accuracy of every (start, learning rate, seed): CSV rows."""
-  # The model's shape; float32 fine-tuning (cheap here) so precision cannot move the table.
-  model_keys = ("model_size", "model_hparam_overrides", "embedding_size", "vocab_size")
+  # float32 fine-tuning (cheap here), so precision cannot move the table.
   rows = []
   for start in starts:
     for learning_rate in learning_rates:
@@ -257,7 +280,7 @@ def finetune_grid(data_dir: str, hparams: dict, starts, learning_rates, seeds,
         results = os.path.join(run_dir, "sst_results.pkl")
         if not os.path.exists(results):
           finetune_hparams = dict(
-              {key: hparams[key] for key in model_keys}, task_names=["sst"],
+              {key: hparams[key] for key in MODEL_KEYS}, task_names=["sst"],
               max_seq_length=hparams["max_seq_length"], mixed_precision="float32",
               learning_rate=learning_rate,
               num_train_epochs=epochs, seed=seed, model_dir=os.path.join(run_dir, "model"),
@@ -339,6 +362,17 @@ def results_table(best: dict, pretraining: dict) -> str:
   return "\n".join(lines)
 
 
+def comma_list(parse):
+  """An argparse type: "a,b,c" -> [parse(a), parse(b), parse(c)]."""
+  def parse_list(text: str) -> list:
+    try:
+      return [parse(item) for item in text.split(",")]
+    except ValueError:
+      raise argparse.ArgumentTypeError(
+          f"{text!r} is not a comma-separated list of {parse.__name__}s") from None
+  return parse_list
+
+
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -346,8 +380,9 @@ def main() -> int:
                       help="corpus, data, models, results (a rerun resumes)")
   parser.add_argument("--config", default=os.path.join(ROOT, "configs", "pretrain_cpu.json"),
                       help="ELECTRA's pre-training hparams (MLM: same, equal FLOPs)")
-  parser.add_argument("--seeds", default="0,1,2", help="fine-tuning seeds")
-  parser.add_argument("--learning-rates", default="1e-4,3e-4",
+  parser.add_argument("--seeds", default="0,1,2", type=comma_list(int),
+                      help="fine-tuning seeds")
+  parser.add_argument("--learning-rates", default="1e-4,3e-4", type=comma_list(float),
                       help="fine-tuning learning-rate grid")
   parser.add_argument("--finetune-epochs", type=float, default=3.0)
   parser.add_argument("--in-domain-copies", type=int, default=IN_DOMAIN_COPIES,
@@ -356,9 +391,11 @@ def main() -> int:
   args = parser.parse_args()
   if args.in_domain_copies < 0:
     parser.error("--in-domain-copies must be 0 or more")
-  seeds = [int(seed) for seed in args.seeds.split(",")]
-  learning_rates = [float(rate) for rate in args.learning_rates.split(",")]
-  hparams = fileio.read_json_object(args.config, SystemExit)
+  if not args.finetune_epochs > 0:
+    parser.error("--finetune-epochs must be positive")
+  if min(args.learning_rates) <= 0:
+    parser.error("--learning-rates must all be positive")
+  hparams = read_config(args.config)
   print(cpu_description(), flush=True)
   work_dir = os.path.abspath(args.work_dir)
   data_dir = prepare_data(work_dir, hparams, args.in_domain_copies)
@@ -376,8 +413,8 @@ def main() -> int:
     curves += evaluate_checkpoints(data_dir, objective, run_hparams)
   write_csv(os.path.join(work_dir, "curves.csv"), curves)
 
-  grid = finetune_grid(data_dir, hparams, OBJECTIVES + ("random",), learning_rates, seeds,
-                       args.finetune_epochs)
+  grid = finetune_grid(data_dir, hparams, OBJECTIVES + ("random",), args.learning_rates,
+                       args.seeds, args.finetune_epochs)
   write_csv(os.path.join(work_dir, "finetune.csv"), grid)
   best = best_grid_points(grid)
   table = results_table(best, pretraining)

@@ -120,3 +120,50 @@ def test_finetuning_runs_are_reused_only_for_the_same_epochs(tmp_path):
                                   float(epochs))
     assert rows == [{"start": "random", "learning_rate": 3e-4, "seed": 0,
                      "dev_accuracy": accuracy}]
+
+
+def test_the_shipped_config_is_read_as_written():
+  assert pays_off.read_config(str(ROOT / "configs" / "pretrain_cpu.json")) == shipped_hparams()
+
+
+def test_keys_the_script_reads_are_filled_from_the_defaults(tmp_path):
+  config = tmp_path / "short.json"
+  config.write_text('{"model_size": "tiny", "num_train_steps": 50}')
+  hparams = pays_off.read_config(str(config))
+  defaults = PretrainingConfig.create("m", "/tmp", model_size="tiny")
+  assert hparams == dict(model_size="tiny", num_train_steps=50, vocab_size=30522,
+                         max_seq_length=128, num_warmup_steps=10000,
+                         save_checkpoints_steps=1000, embedding_size=defaults.embedding_size,
+                         model_hparam_overrides={})
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"num_train_step": 50}', r"short.json: Unknown hparam 'num_train_step'; did you mean "
+     r"num_train_steps\?"),
+    ('{"electra_objective": false, "model_dir": "m"}', r"short.json sets electra_objective, "
+     r"model_dir, which this script sets for each run; leave them out$"),
+    ('{"vocab_size": 0}', r"short.json: vocab_size must be positive, got 0$"),
+    ('[1, 2]', r"short.json"),
+])
+def test_a_bad_config_is_refused_in_one_line(tmp_path, text, message):
+  config = tmp_path / "short.json"
+  config.write_text(text)
+  with pytest.raises(SystemExit, match=message) as raised:
+    pays_off.read_config(str(config))
+  assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--finetune-epochs", "0"], "--finetune-epochs must be positive"),
+    (["--seeds", "0,x"], "'0,x' is not a comma-separated list of ints"),
+    (["--learning-rates", "3e-4,0"], "--learning-rates must all be positive"),
+    (["--in-domain-copies", "-1"], "--in-domain-copies must be 0 or more"),
+])
+def test_bad_arguments_stop_before_any_work(tmp_path, monkeypatch, capsys, argv, message):
+  work_dir = tmp_path / "work"
+  monkeypatch.setattr("sys.argv", ["pretraining_pays_off.py", "--work-dir", str(work_dir)] + argv)
+  with pytest.raises(SystemExit) as raised:
+    pays_off.main()
+  assert raised.value.code == 2
+  assert message in capsys.readouterr().err
+  assert not work_dir.exists()

@@ -48,6 +48,7 @@ import tensorflow  # noqa: E402,F401  pylint: disable=unused-import
 
 from data_prep import corpus  # noqa: E402
 from data_prep import pretraining_dataset as bpd  # noqa: E402
+from electra_tf import cli  # noqa: E402
 
 
 def make_corpus(source_dir: pathlib.Path, target_dir: str, copies: int) -> None:
@@ -101,12 +102,12 @@ def print_table(title: str, best: dict, max_seq_length: int, repeats: int) -> No
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--copies", type=int, default=8,
+  parser.add_argument("--copies", type=cli.positive_int, default=8,
                       help="copies of the Shakespeare corpus (about 1 MB each); "
                       "enough that 2 processes' start-up does not dominate")
-  parser.add_argument("--repeats", type=int, default=2,
+  parser.add_argument("--repeats", type=cli.positive_int, default=2,
                       help="runs per configuration; the fastest counts")
-  parser.add_argument("--max-seq-length", type=int, default=128)
+  parser.add_argument("--max-seq-length", type=cli.positive_int, default=128)
   parser.add_argument("--vocab-file", default=str(ROOT / "data" / "vocab.txt"))
   args = parser.parse_args()
 

@@ -25,6 +25,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
 from bench import machine  # noqa: E402
+from electra_tf import cli  # noqa: E402
 from electra_tf.modeling.layers import Dropout  # noqa: E402
 
 SHAPES = {"attention probs": [32, 4, 128, 128], "hidden states": [32, 128, 256]}
@@ -55,7 +56,7 @@ def time_steps(step, steps: int) -> float:
 
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--steps", type=int, default=50)
+  parser.add_argument("--steps", type=cli.positive_int, default=50)
   parser.add_argument("--rate", type=float, default=0.1)
   args = parser.parse_args()
   print(f"CPU: {machine.cpu_description()}")

@@ -43,6 +43,7 @@ import shutil  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.pretrain_throughput import HERE, cpu_header, peer_python, run_child  # noqa: E402
+from electra_tf import cli  # noqa: E402
 
 SEQ = 128
 VOCAB_FILE = os.path.join(ROOT, "data", "vocab.txt")
@@ -67,6 +68,7 @@ def write_sst_task(data_dir: str, num_sentences: int) -> None:
 def finetune_child(precision: str, steps: int, batch_size: int) -> dict:
   """Sequences/s of `steps` timed fine-tuning steps after 2 untimed ones (tracing)."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
   from electra_tf.training import distribution  # pylint: disable=import-outside-toplevel
   from finetune.config import FinetuningConfig  # pylint: disable=import-outside-toplevel
   from finetune.runner import ModelRunner, prepare_run  # pylint: disable=import-outside-toplevel
@@ -108,6 +110,7 @@ def serve_child(calls: int) -> dict:
   """Batch-1 p50/p90 of the fp32 SavedModel `serve_ids` and of a bf16 tf.function."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   import tf_keras  # pylint: disable=import-outside-toplevel
+
   from electra_tf.serving import export  # pylint: disable=import-outside-toplevel
   from electra_tf.training import distribution  # pylint: disable=import-outside-toplevel
   from finetune import modeling, registry  # pylint: disable=import-outside-toplevel
@@ -170,10 +173,10 @@ def peer_rows(args):
 
 def parse_args():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--steps", type=int, default=10,
+  parser.add_argument("--steps", type=cli.positive_int, default=10,
                       help="fine-tuning steps per timing (and twice that); default 10")
-  parser.add_argument("--batch-size", type=int, default=32)
-  parser.add_argument("--serve-calls", type=int, default=100,
+  parser.add_argument("--batch-size", type=cli.positive_int, default=32)
+  parser.add_argument("--serve-calls", type=cli.positive_int, default=100,
                       help="timed batch-1 calls per serving path; default 100")
   parser.add_argument("--peer-python", default=None,
                       help="python of the torch peers' venv (default: bench/.venv-peers/bin/"

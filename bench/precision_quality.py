@@ -29,6 +29,7 @@ import tensorflow as tf  # noqa: E402
 
 from bench import machine  # noqa: E402
 from electra_cli import build_pretraining_dataset, run_pretraining  # noqa: E402
+from electra_tf import cli  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -73,7 +74,8 @@ def logged_losses(model_dir: str):
 
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--steps", type=int, default=1000, help="pre-training steps per run")
+  parser.add_argument("--steps", type=cli.positive_int, default=1000,
+                      help="pre-training steps per run")
   parser.add_argument("--work-dir", default="/tmp/electra_tf_precision",
                       help="data and models (emptied first)")
   args = parser.parse_args()

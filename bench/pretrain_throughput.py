@@ -44,6 +44,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
 from bench import machine  # noqa: E402
+from electra_tf import cli  # noqa: E402
 from electra_tf.config.model import get_bert_config  # noqa: E402
 from electra_tf.config.pretraining import PretrainingConfig, get_generator_config  # noqa: E402
 from electra_tf.pretraining.trainer import Pretrainer  # noqa: E402
@@ -260,8 +261,8 @@ def peer_rows(args, flops_per_seq):
 
 def parse_args():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--batch-size", type=int, default=32)
-  parser.add_argument("--steps", type=int, default=5, help="timed steps per variant")
+  parser.add_argument("--batch-size", type=cli.positive_int, default=32)
+  parser.add_argument("--steps", type=cli.positive_int, default=5, help="timed steps per variant")
   parser.add_argument("--seq", type=int, choices=(128, 256, 512), default=128)
   parser.add_argument("--model-size", choices=("small", "base"), default="small")
   parser.add_argument("--variants", default="fp32,bf16,fp32+xla,bf16+xla")

@@ -28,6 +28,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
 from bench import machine  # noqa: E402
+from electra_tf import cli  # noqa: E402
 
 VOCAB_FILE = os.path.join(ROOT, "data", "vocab.txt")
 
@@ -83,8 +84,8 @@ def cpu_model() -> str:
 
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--batch", type=int, default=32)
-  parser.add_argument("--seq", type=int, default=512)
+  parser.add_argument("--batch", type=cli.positive_int, default=32)
+  parser.add_argument("--seq", type=cli.positive_int, default=512)
   parser.add_argument("--size", default="base")
   parser.add_argument("--variant", choices=["factorized", "literal"],
                       help="(internal) run one variant in this process")

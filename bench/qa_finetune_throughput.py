@@ -28,6 +28,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
 from bench.pretrain_throughput import matmul_peak_flops  # noqa: E402
+from electra_tf import cli  # noqa: E402
 from electra_tf.training import distribution  # noqa: E402
 from electra_tf.training.optimization import AdamWeightDecay, clip_by_global_norm  # noqa: E402
 from finetune import modeling, registry  # noqa: E402
@@ -86,9 +87,9 @@ def time_steps(precision: str, args) -> float:
 
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--steps", type=int, default=5)
-  parser.add_argument("--batch", type=int, default=32)
-  parser.add_argument("--seq", type=int, default=384)
+  parser.add_argument("--steps", type=cli.positive_int, default=5)
+  parser.add_argument("--batch", type=cli.positive_int, default=32)
+  parser.add_argument("--seq", type=cli.positive_int, default=384)
   parser.add_argument("--size", default="small")
   args = parser.parse_args()
   lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout

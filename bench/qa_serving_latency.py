@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
+from electra_tf import cli  # noqa: E402
 from electra_tf.serving import export  # noqa: E402
 from electra_tf.text import tokenization  # noqa: E402
 from finetune import modeling, registry  # noqa: E402
@@ -56,7 +57,8 @@ def contexts():
 
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--iterations", type=int, default=20, help="calls per path and context")
+  parser.add_argument("--iterations", type=cli.positive_int, default=20,
+                      help="calls per path and context")
   args = parser.parse_args()
 
   config = FinetuningConfig.create("bench", "", model_size="small", task_names=["squad"],

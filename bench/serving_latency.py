@@ -39,6 +39,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
 from bench.pretrain_throughput import matmul_peak_flops  # noqa: E402
+from electra_tf import cli  # noqa: E402
 from electra_tf.serving import export  # noqa: E402
 from electra_tf.text import tokenization  # noqa: E402
 from finetune import modeling, registry  # noqa: E402
@@ -70,8 +71,10 @@ def time_round_robin(paths, inputs, calls):
 
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--iterations", type=int, default=300, help="batch-1 calls per path")
-  parser.add_argument("--batches", type=int, default=20, help="batch-32 calls per path")
+  parser.add_argument("--iterations", type=cli.positive_int, default=300,
+                      help="batch-1 calls per path")
+  parser.add_argument("--batches", type=cli.positive_int, default=20,
+                      help="batch-32 calls per path")
   parser.add_argument("--keep-export", help="export here (EXPORT_DIR/1) and keep it")
   args = parser.parse_args()
 

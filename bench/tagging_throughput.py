@@ -29,6 +29,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
 from bench.machine import cpu_description  # noqa: E402
+from electra_tf import cli  # noqa: E402
 from electra_tf.training import distribution  # noqa: E402
 from finetune.config import FinetuningConfig  # noqa: E402
 from finetune.runner import ModelRunner, prepare_run  # noqa: E402
@@ -78,8 +79,8 @@ def real_tokens_per_sentence(data_dir: str, batch_size: int) -> float:
 
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--steps", type=int, default=10)
-  parser.add_argument("--batch-size", type=int, default=32)
+  parser.add_argument("--steps", type=cli.positive_int, default=10)
+  parser.add_argument("--batch-size", type=cli.positive_int, default=32)
   args = parser.parse_args()
   logging.basicConfig(level=logging.WARNING)
   data_dir = tempfile.mkdtemp(prefix="electra_tf_tagging_bench_")

@@ -49,6 +49,17 @@ def parse_bool(value: str) -> bool:
   raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
+def positive_int(value: str) -> int:
+  """An integer above 0, for argparse (a count of steps, calls, examples...)."""
+  try:
+    number = int(value)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+  if number <= 0:
+    raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+  return number
+
+
 def add_run_flags(parser: argparse.ArgumentParser, model_name_help: str) -> None:
   """The original's `--data-dir`, `--model-name` and `--hparams` flags."""
   parser.add_argument("--data-dir", required=True,

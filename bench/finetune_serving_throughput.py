@@ -68,7 +68,6 @@ def write_sst_task(data_dir: str, num_sentences: int) -> None:
 def finetune_child(precision: str, steps: int, batch_size: int) -> dict:
   """Sequences/s of `steps` timed fine-tuning steps after 2 untimed ones (tracing)."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
   from electra_tf.training import distribution  # pylint: disable=import-outside-toplevel
   from finetune.config import FinetuningConfig  # pylint: disable=import-outside-toplevel
   from finetune.runner import ModelRunner, prepare_run  # pylint: disable=import-outside-toplevel
@@ -110,7 +109,6 @@ def serve_child(calls: int) -> dict:
   """Batch-1 p50/p90 of the fp32 SavedModel `serve_ids` and of a bf16 tf.function."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   import tf_keras  # pylint: disable=import-outside-toplevel
-
   from electra_tf.serving import export  # pylint: disable=import-outside-toplevel
   from electra_tf.training import distribution  # pylint: disable=import-outside-toplevel
   from finetune import modeling, registry  # pylint: disable=import-outside-toplevel

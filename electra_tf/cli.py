@@ -54,7 +54,7 @@ def positive_int(value: str) -> int:
   try:
     number = int(value)
   except ValueError:
-    raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    number = 0  # not an integer: refused below with the same message
   if number <= 0:
     raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
   return number

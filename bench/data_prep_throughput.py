@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 # include it (spawned processes still pay it, which "build s" shows).
 import tensorflow  # noqa: E402,F401  pylint: disable=unused-import
 
+from bench import machine  # noqa: E402
 from data_prep import corpus  # noqa: E402
 from data_prep import pretraining_dataset as bpd  # noqa: E402
 from electra_tf import cli  # noqa: E402
@@ -85,7 +86,7 @@ def print_table(title: str, best: dict, max_seq_length: int, repeats: int) -> No
   print()
   print(f"{title}: {first['bytes'] / 1e6:.1f} MB of text, {first['tokens']:,} "
         f"WordPiece tokens -> {first['examples']:,} examples of length "
-        f"{max_seq_length} ({padding:.0%} padding); {os.cpu_count()} CPUs, best "
+        f"{max_seq_length} ({padding:.0%} padding); best "
         f"of {repeats}")
   print(f"{'':<24}{'--- per process (CPU time) ---':>34}"
         f"{'--- aggregate (wall time) ---':>32}")
@@ -126,6 +127,7 @@ def main() -> None:
           current = best[variant].get(name)
           if current is None or result["cpu_seconds"] < current["cpu_seconds"]:
             best[variant][name] = result
+  print(machine.cpu_header())
   for variant, _ in variants:
     print_table(variant, best[variant], args.max_seq_length, args.repeats)
 

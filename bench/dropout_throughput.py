@@ -59,7 +59,7 @@ def main() -> int:
   parser.add_argument("--steps", type=cli.positive_int, default=50)
   parser.add_argument("--rate", type=float, default=0.1)
   args = parser.parse_args()
-  print(f"CPU: {machine.cpu_description()}")
+  print(machine.cpu_header())
   print(f"TensorFlow {tf.__version__}, rate {args.rate}, median of {args.steps} steps\n")
   print(f"{'shape':34s} {'dtype':9s} {'keras ms':>9s} {'ours ms':>8s} {'speed-up':>9s}"
         f" {'keras dropped':>14s} {'ours dropped':>13s}")

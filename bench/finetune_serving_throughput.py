@@ -42,7 +42,8 @@ import shutil  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bench.pretrain_throughput import HERE, cpu_header, peer_python, run_child  # noqa: E402
+from bench.machine import cpu_header  # noqa: E402
+from bench.pretrain_throughput import HERE, peer_python, run_child  # noqa: E402
 from electra_tf import cli  # noqa: E402
 
 SEQ = 128

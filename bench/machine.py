@@ -1,7 +1,13 @@
-"""The machine a benchmark ran on, printed with its figures (they move with the CPU)."""
+"""The machine a benchmark ran on. Every benchmark prints `cpu_header()` with its
+figures: they move with the CPU (its model, core count and vector / matrix units)."""
 
+import os
 import subprocess
 from typing import Dict
+
+# The flags that decide matmul and elementwise speed here: AVX2 / AVX-512 and their
+# bf16 / VNNI extensions, AMX tiles, FMA.
+HEADER_FLAG_PREFIXES = ("avx", "amx", "fma")
 
 
 def lscpu_fields() -> Dict[str, str]:
@@ -14,16 +20,17 @@ def lscpu_fields() -> Dict[str, str]:
           (line.split(":", 1) for line in lines.splitlines() if ":" in line)}
 
 
-def cpu_description() -> str:
-  """The CPU model, its count and all its flags."""
-  fields = lscpu_fields()
-  if not fields:
-    return "lscpu unavailable"
-  return (f"{fields.get('Model name', '?')} | CPU(s) {fields.get('CPU(s)', '?')}"
-          f"\nflags: {fields.get('Flags', '?')}")
-
-
 def cpu_flags(*prefixes: str) -> str:
-  """The CPU's flags that start with one of `prefixes`, space-separated, sorted."""
+  """The CPU's lscpu flags that start with one of `prefixes`, space-separated, sorted."""
   return " ".join(sorted(flag for flag in lscpu_fields().get("Flags", "").split()
                          if flag.startswith(prefixes)))
+
+
+def cpu_header() -> str:
+  """One line: `CPU: <lscpu model name>; <n> CPU(s); flags: <avx*, amx*, fma flags>`."""
+  fields = lscpu_fields()
+  if not fields:
+    return f"CPU: unknown (lscpu unavailable); {os.cpu_count()} CPU(s)"
+  flags = cpu_flags(*HEADER_FLAG_PREFIXES)
+  return (f"CPU: {fields.get('Model name', '?')}; {fields.get('CPU(s)', os.cpu_count())} "
+          f"CPU(s); flags: {flags or 'no avx/amx/fma'}")

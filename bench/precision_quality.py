@@ -88,7 +88,7 @@ def main() -> int:
 
   model_dirs = {p: os.path.join(args.work_dir, "models", p) for p in PRECISIONS}
   losses = {p: logged_losses(d) for p, d in model_dirs.items()}
-  print(f"\nCPU: {machine.cpu_description()}")
+  print(f"\n{machine.cpu_header()}")
   print(f"tiny model, demo hparams and data, seed 0, {args.steps} steps; "
         f"training losses as logged every {every} steps (fp32 | bf16)\n")
   print("| step | " + " | ".join(f"{name} fp32 | {name} bf16" for name in LOSSES) + " |")

@@ -220,13 +220,6 @@ def child_main(args):
   print(json.dumps({"seq_per_s": seq_per_s, "flops_per_s": flops}), flush=True)
 
 
-def cpu_header() -> str:
-  """`lscpu`'s model name and the CPU's avx512* / amx* flags."""
-  model = machine.lscpu_fields().get("Model name", "unknown (no lscpu)")
-  wide = machine.cpu_flags("avx512", "amx")
-  return f"CPU: {model}; {os.cpu_count()} cores; flags: {wide or 'no avx512/amx'}"
-
-
 def peer_python(args):
   """The peers' python (--peer-python or bench/.venv-peers), or None with a printed reason."""
   if args.skip_peers:
@@ -298,7 +291,7 @@ def main():
   args = parse_args()
   if args.child_variant:
     return child_main(args)
-  print(cpu_header())
+  print(machine.cpu_header())
   peak = {"fp32": matmul_peak_flops(tf.float32), "bf16": matmul_peak_flops(tf.bfloat16)}
   print(f"matmul peak: fp32 {peak['fp32'] / 1e9:.1f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.1f} "
         "GFLOP/s")

@@ -54,7 +54,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from bench.machine import cpu_description  # noqa: E402
+from bench.machine import cpu_header  # noqa: E402
 from data_prep import corpus  # noqa: E402
 from electra_cli import (build_pretraining_dataset, build_vocab, run_finetuning,  # noqa: E402
                          run_pretraining)
@@ -396,7 +396,7 @@ def main() -> int:
   if min(args.learning_rates) <= 0:
     parser.error("--learning-rates must all be positive")
   hparams = read_config(args.config)
-  print(cpu_description(), flush=True)
+  print(cpu_header(), flush=True)
   work_dir = os.path.abspath(args.work_dir)
   data_dir = prepare_data(work_dir, hparams, args.in_domain_copies)
 

@@ -74,14 +74,6 @@ def run_variant(variant: str, batch: int, seq: int, size: str) -> dict:
                              outputs["answerable_logit"].numpy()], -1).tolist()}
 
 
-def cpu_model() -> str:
-  fields = machine.lscpu_fields()
-  if not fields:
-    return "unknown CPU"
-  return (f"{fields.get('Model name', '?')}, {fields.get('CPU(s)', '?')} CPUs, "
-          f"flags: {' '.join(f for f in fields.get('Flags', '').split() if 'avx' in f)}")
-
-
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--batch", type=cli.positive_int, default=32)
@@ -93,7 +85,7 @@ def main() -> int:
   if args.variant:
     print(json.dumps(run_variant(args.variant, args.batch, args.seq, args.size)))
     return 0
-  print(cpu_model())
+  print(machine.cpu_header())
   results = {}
   for variant in ("factorized", "literal"):
     out = subprocess.run([sys.executable, __file__, "--variant", variant, "--batch",

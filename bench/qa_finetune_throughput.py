@@ -14,7 +14,6 @@ Usage:
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -27,6 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
+from bench import machine  # noqa: E402
 from bench.pretrain_throughput import matmul_peak_flops  # noqa: E402
 from electra_tf import cli  # noqa: E402
 from electra_tf.training import distribution  # noqa: E402
@@ -92,8 +92,7 @@ def main() -> int:
   parser.add_argument("--seq", type=cli.positive_int, default=384)
   parser.add_argument("--size", default="small")
   args = parser.parse_args()
-  lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-  print(next((line for line in lscpu.splitlines() if line.startswith("Model name")), "?"))
+  print(machine.cpu_header())
   print(f"matmul peak: {matmul_peak_flops(tf.float32) / 1e9:.0f} GFLOP/s fp32, "
         f"{matmul_peak_flops(tf.bfloat16) / 1e9:.0f} GFLOP/s bf16")
   for precision in ("float32", "mixed_bfloat16"):

@@ -19,7 +19,6 @@ Usage:
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
+from bench import machine  # noqa: E402
 from electra_tf import cli  # noqa: E402
 from electra_tf.serving import export  # noqa: E402
 from electra_tf.text import tokenization  # noqa: E402
@@ -92,12 +92,8 @@ def main() -> int:
     return serve_text(question=tf.constant([question]),
                       context=tf.constant([context]))["answer_text"].numpy()[0].decode()
 
-  lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-  cpu = next((line for line in lscpu.splitlines() if line.startswith("Model name")), "?")
-  flags = next((line for line in lscpu.splitlines() if line.startswith("Flags")), "")
-  print(cpu)
-  print("AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2",
-        f"{os.cpu_count()} CPU(s), TensorFlow {tf.__version__}")
+  print(machine.cpu_header())
+  print(f"TensorFlow {tf.__version__}")
   print(f"ELECTRA-Small squad head, max_seq_length {SEQ}, max_query_length "
         f"{config.max_query_length}, doc_stride {config.doc_stride}; "
         f"{args.iterations} calls per path and context\n")

@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
+from bench import machine  # noqa: E402
 from bench.pretrain_throughput import matmul_peak_flops  # noqa: E402
 from electra_tf import cli  # noqa: E402
 from electra_tf.serving import export  # noqa: E402
@@ -122,9 +123,10 @@ def main() -> int:
   single = time_round_robin(paths, single_inputs, args.iterations)
   batched = time_round_robin(paths, batched_inputs, args.batches)
   peak = matmul_peak_flops(tf.float32)
+  print(machine.cpu_header())
   print(f"ELECTRA-Small classifier (hidden {config.hidden_size}, {config.num_hidden_layers} "
         f"layers, embeddings {config.embedding_size}), seq {SEQ}, TensorFlow {tf.__version__}, "
-        f"{os.cpu_count()} CPU(s), fp32 matmul peak in this run {peak / 1e9:.0f} GFLOP/s; "
+        f"fp32 matmul peak in this run {peak / 1e9:.0f} GFLOP/s; "
         f"export took {export_seconds:.1f} s")
   trimmed = "SavedModel serve_ids, trimmed padding"
   print(f"batch 1: {args.iterations} calls per path; batch 32: {args.batches} calls per path; "

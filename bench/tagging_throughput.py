@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from bench.machine import cpu_description  # noqa: E402
+from bench.machine import cpu_header  # noqa: E402
 from electra_tf import cli  # noqa: E402
 from electra_tf.training import distribution  # noqa: E402
 from finetune.config import FinetuningConfig  # noqa: E402
@@ -87,8 +87,9 @@ def main() -> int:
   try:
     write_corpus(data_dir, 4 * args.batch_size)
     tokens = real_tokens_per_sentence(data_dir, args.batch_size)
+    print(cpu_header())
     print(f"ELECTRA-Small chunk tagging, seq {SEQ}, batch {args.batch_size}, "
-          f"{tokens:.1f} real tokens per sentence; {cpu_description()}")
+          f"{tokens:.1f} real tokens per sentence")
     for jit in (False, True):
       short = time_training(data_dir, args.steps, args.batch_size, jit)
       long = time_training(data_dir, 2 * args.steps, args.batch_size, jit)

@@ -71,7 +71,7 @@ class FinetuningConfig(EncoderSizeConfig, RuntimeConfig):
   train_batch_size: int = 32  #: examples per training step
   eval_batch_size: int = 32  #: examples per evaluation batch
   predict_batch_size: int = 32  #: examples per test-prediction batch
-  double_unordered: bool = True  #: train symmetric pair tasks (MRPC, QQP, STS-B) on both orders
+  double_unordered: bool = True  #: train symmetric pair tasks (MRPC, STS-B) on both orders
   # question answering (for the span tasks)
   max_query_length: int = 64  #: QA: question pieces kept
   doc_stride: int = 128  #: QA: tokens between the starts of consecutive windows

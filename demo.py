@@ -26,21 +26,26 @@ import shutil
 import sys
 import time
 
-import electra_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from electra_tf import cli  # (importing electra_tf sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
-def main() -> int:
+def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
   parser.add_argument("--demo-dir", default=os.path.join(ROOT, "demo_output"),
                       help="the demo's data dir (TFRecords, models, results); a rerun resumes")
-  parser.add_argument("--num-train-steps", type=int, default=300,
+  parser.add_argument("--num-train-steps", type=cli.positive_int, default=300,
                       help="pre-training steps of the tiny model")
   parser.add_argument("--num-finetune-epochs", type=float, default=10.0,
                       help="fine-tuning epochs on the shipped sentiment set")
-  args = parser.parse_args()
+  args = parser.parse_args(argv)
+  if args.num_finetune_epochs <= 0:
+    parser.error(f"--num-finetune-epochs must be positive, got {args.num_finetune_epochs}")
+  if os.path.exists(args.demo_dir) and not os.path.isdir(args.demo_dir):
+    parser.error(f"--demo-dir {args.demo_dir} is a file; choose a directory (a new one, or a "
+                 "previous demo's to resume it)")
 
   from electra_cli import build_pretraining_dataset  # pylint: disable=import-outside-toplevel
   from electra_cli import run_finetuning, run_pretraining
@@ -115,4 +120,4 @@ def score_submission(submission: str, labels: str) -> float:
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(cli.run_main(main))

@@ -42,7 +42,7 @@ from electra_tf import fileio
 from electra_tf.checkpoints.original import CheckpointError
 from electra_tf.config.hparams import ConfigError
 from electra_tf.text.tokenization import FullTokenizer
-from electra_tf.text.vocab import check_vocab_size
+from electra_tf.text.vocab import check_vocab_size, require_tokens
 from electra_tf.training import distribution
 from electra_tf.training.optimization import (AdamWeightDecay, WarmupPolynomialDecay,
                                               clip_by_global_norm, layerwise_lr_multipliers)
@@ -428,6 +428,8 @@ def prepare_run(config: FinetuningConfig):
   """
   check_vocab_size(config.vocab_file, config.vocab_size)
   tokenizer = FullTokenizer(config.vocab_file, config.do_lower_case)
+  require_tokens(tokenizer.vocab, ["[CLS]", "[SEP]"], config.vocab_file,
+                 "which every fine-tuning input starts and ends with")
   tasks = registry.get_tasks(config, tokenizer)
   check_data_files(config, tasks)
   check_init_checkpoint_kept(config)

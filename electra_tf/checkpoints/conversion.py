@@ -39,9 +39,15 @@ def detect_format(path: str) -> str:
 # --- the conversion ----------------------------------------------------------
 
 def check_output_dir(output_dir: str, overwrite: bool) -> None:
-  """Raises CheckpointError for a non-empty `output_dir` unless `overwrite`."""
-  if (tf.io.gfile.exists(output_dir) and tf.io.gfile.listdir(output_dir)
-      and not overwrite):
+  """Raises CheckpointError for a file at `output_dir` (even with `overwrite`:
+  the output replaces a directory, never a file) or a non-empty directory
+  unless `overwrite`."""
+  if not tf.io.gfile.exists(output_dir):
+    return
+  if not tf.io.gfile.isdir(output_dir):
+    raise CheckpointError(f"output directory {output_dir!r} is a file; choose a directory "
+                          "path (new or empty)")
+  if tf.io.gfile.listdir(output_dir) and not overwrite:
     raise CheckpointError(f"output directory {output_dir!r} is not empty; choose another "
                           "or pass --overwrite")
 

@@ -48,9 +48,14 @@ def parse_hparams(hparams: Union[None, str, Mapping[str, Any], Sequence[Any]]) -
       raise ConfigError(
           f"--hparams {hparams!r} is neither a JSON object nor an existing "
           "JSON file; pass e.g. '{\"model_size\": \"small\"}' or a path.")
-    with open(hparams) as f:
-      text = f.read()
     source = f"--hparams file {hparams}"
+    with open(hparams, "rb") as f:
+      raw = f.read()
+    try:
+      text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+      raise ConfigError(f"{source} is not UTF-8 text ({e}); pass a JSON file or a JSON "
+                        "object") from e
   try:
     parsed = json.loads(text)
   except json.JSONDecodeError as e:

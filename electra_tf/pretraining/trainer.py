@@ -62,7 +62,7 @@ def resolve_seed(config: PretrainingConfig):
   """
   saved_path = os.path.join(config.model_dir, fileio.PRETRAIN_CONFIG_FILE)
   if os.path.exists(saved_path):
-    saved = fileio.read_json_object(saved_path).get("seed")
+    saved = fileio.read_json_object(saved_path, ConfigError).get("seed")
     if saved is not None:
       return int(saved), f"from {saved_path}"
   if not config.do_train:

@@ -49,7 +49,7 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf.text import tokenization
-from electra_tf.text.vocab import load_vocab
+from electra_tf.text.vocab import load_vocab, require_tokens
 
 CAPITAL_SIGMA, SMALL_SIGMA, FINAL_SIGMA = 0x3A3, 0x3C3, 0x3C2
 REPLACEMENT_CHARACTER = 0xFFFD
@@ -216,9 +216,7 @@ class InGraphTokenizer(tf.Module):
                name: str = "in_graph_tokenizer"):
     super().__init__(name=name)
     vocab = load_vocab(vocab_file)
-    if tokenization.UNK_TOKEN not in vocab:
-      raise ValueError(f"vocab file {vocab_file!r} has no {tokenization.UNK_TOKEN} token, "
-                       "which WordPiece needs for unknown words")
+    require_tokens(vocab, [tokenization.UNK_TOKEN], vocab_file, tokenization.UNK_NEEDED_FOR)
     self.do_lower_case = do_lower_case
     self.strip_accents = strip_accents and do_lower_case
     self.max_input_chars_per_word = max_input_chars_per_word

@@ -41,11 +41,12 @@ import re
 import unicodedata
 from typing import Dict, Iterable, List, Sequence, Union
 
-from electra_tf.text.vocab import load_vocab
+from electra_tf.text.vocab import load_vocab, require_tokens
 
 # The original's WordpieceTokenizer default (Model Garden's is 400).
 MAX_INPUT_CHARS_PER_WORD = 200
 UNK_TOKEN = "[UNK]"
+UNK_NEEDED_FOR = "which WordPiece needs for unknown words"
 
 # CJK ideograph blocks that BERT surrounds with spaces (BasicTokenizer).
 _CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF),
@@ -226,9 +227,7 @@ class FullTokenizer:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     import tensorflow_text as tf_text  # pylint: disable=g-import-not-at-top
     self.vocab = load_vocab(vocab_file)
-    if UNK_TOKEN not in self.vocab:
-      raise ValueError(f"vocab file {vocab_file!r} has no {UNK_TOKEN} token, "
-                       "which WordPiece needs for unknown words")
+    require_tokens(self.vocab, [UNK_TOKEN], vocab_file, UNK_NEEDED_FOR)
     self.inv_vocab = {index: token for token, index in self.vocab.items()}
     self.do_lower_case = do_lower_case
     self.strip_accents = strip_accents

@@ -2,7 +2,7 @@
 
 import dataclasses
 import os
-from typing import Dict
+from typing import Dict, Sequence
 
 from electra_tf.config.hparams import ConfigError
 
@@ -39,6 +39,15 @@ def load_vocab(vocab_file: str) -> Dict[str, int]:
   if not vocab:
     raise ConfigError(f"vocab file {vocab_file!r} is empty")
   return vocab
+
+
+def require_tokens(vocab: Dict[str, int], tokens: Sequence[str], vocab_file: str,
+                   why: str) -> None:
+  """Raises ConfigError naming the `tokens` missing from `vocab` and `why` they are needed."""
+  missing = [token for token in tokens if token not in vocab]
+  if missing:
+    raise ConfigError(f"vocab file {vocab_file!r} lacks {' and '.join(missing)}, {why}; use "
+                      "a WordPiece vocab that has them, e.g. the model's own")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -95,6 +95,21 @@ def test_missing_init_checkpoint_is_named(data_dir, capsys):
                      init_checkpoint=None, do_train=False)
 
 
+@pytest.mark.parametrize("tokens, why", [
+    (["[UNK]"], "which WordPiece needs for unknown words"),
+    (["[CLS]", "[SEP]"], "which every fine-tuning input starts and ends with"),
+])
+def test_a_vocab_without_a_token_fine_tuning_needs_is_named(data_dir, capsys, tokens, why):
+  vocab = data_dir / "vocab.txt"
+  text = vocab.read_text()
+  for token in tokens:  # same line count, so vocab_size still matches
+    text = text.replace(f"{token}\n", f"{token.lower()}_gone\n", 1)
+  vocab.write_text(text)
+  assert_fails_early(data_dir, capsys, re.escape(
+      f"vocab file {str(vocab)!r} lacks {' and '.join(tokens)}, {why}; use a WordPiece vocab "
+      "that has them, e.g. the model's own"), init_checkpoint=None)
+
+
 def test_unknown_hparam_is_named(data_dir, capsys):
   assert_fails_early(data_dir, capsys, r"Unknown hparam 'num_epochs'", num_epochs=3)
 

@@ -79,3 +79,14 @@ def test_a_non_empty_output_needs_overwrite(run_dir, tmp_path, capsys):
                                   "--to", "original"]) == 2
   assert "is not empty; choose another or pass --overwrite" in capsys.readouterr().err
   assert snapshot(out) == {"keep.txt": snapshot(out)["keep.txt"]} and len(snapshot(out)) == 1
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_an_output_that_is_a_file_is_refused_and_kept(run_dir, tmp_path, capsys, overwrite):
+  out = tmp_path / "out.ckpt"
+  out.write_text("not a directory")
+  assert convert_checkpoint.main(["--input", str(run_dir), "--output", str(out),
+                                  "--to", "original", *overwrite]) == 2
+  assert capsys.readouterr().err == (f"error: output directory {str(out)!r} is a file; "
+                                     "choose a directory path (new or empty)\n")
+  assert out.read_text() == "not a directory"

@@ -1,6 +1,7 @@
 """PretrainingConfig: the original's defaults, order of application, validation."""
 
 import json
+import re
 
 import pytest
 
@@ -129,6 +130,11 @@ def test_parse_hparams_from_string_and_file(tmp_path):
     parse_hparams('{"model_size": }')
   with pytest.raises(ConfigError, match="neither a JSON object nor an existing"):
     parse_hparams(str(tmp_path / "missing.json"))
+  binary = tmp_path / "model.ckpt-3.data-00000-of-00001"  # a checkpoint passed by mistake
+  binary.write_bytes(b"\x80\x93\xff" * 10)
+  with pytest.raises(ConfigError, match=re.escape(f"--hparams file {binary} is not UTF-8 text (")
+                     + r".*\); pass a JSON file or a JSON object$"):
+    parse_hparams(str(binary))
 
 
 def test_repeated_hparams_flags_apply_in_order(tmp_path):

@@ -3,6 +3,9 @@
 import logging
 import re
 
+import pytest
+
+from electra_tf.config.hparams import ConfigError
 from electra_tf.pretraining.trainer import EVAL_SEED_WITHOUT_SAVED_CONFIG, Pretrainer, resolve_seed
 from tests.helpers.trainer import global_batches, make_config, sliced_dataset_fn
 
@@ -25,6 +28,14 @@ def test_a_run_without_a_seed_reuses_its_saved_seed(tmp_path):
   for do_train in (True, False):
     config = make_config(tmp_path, seed=None, do_train=do_train, do_eval=not do_train)
     assert resolve_seed(config) == (41, f"from {tmp_path / 'pretrain_config.json'}")
+
+
+def test_an_unreadable_saved_config_is_a_config_error_naming_it(tmp_path):
+  saved = tmp_path / "pretrain_config.json"
+  saved.write_text('{"seed": 41')  # cut short
+  config = make_config(tmp_path, seed=None, do_train=False, do_eval=True)
+  with pytest.raises(ConfigError, match=re.escape(f"{saved} is not valid JSON: ")):
+    resolve_seed(config)
 
 
 def test_an_evaluation_without_any_seed_uses_a_fixed_one(tmp_path):

@@ -26,7 +26,8 @@ import shutil
 import sys
 import time
 
-from electra_tf import cli  # (importing electra_tf sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+# Importing electra_tf sets TF_USE_LEGACY_KERAS before TensorFlow loads.
+from electra_tf import cli
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 

@@ -219,7 +219,7 @@ def check_model_dir(data_dir: str, objective: str, hparams: dict) -> None:
   """Refuses DATA_DIR/models/<objective> if its run (finished or interrupted) was
   started with other hparams: resuming it would train or report another run."""
   model_dir = os.path.join(data_dir, "models", objective)
-  saved_config = os.path.join(model_dir, "pretrain_config.json")
+  saved_config = os.path.join(model_dir, fileio.PRETRAIN_CONFIG_FILE)
   if os.path.exists(saved_config):
     saved = fileio.read_json(saved_config)
     require_same(model_dir, {key: saved.get(key) for key in hparams}, hparams, "--config")
@@ -250,7 +250,7 @@ def evaluate_checkpoints(data_dir: str, objective: str, hparams: dict) -> list:
     if not os.path.exists(results):
       # do_eval scores a model dir's latest checkpoint: give each checkpoint its own dir.
       os.makedirs(eval_dir, exist_ok=True)
-      for path in glob.glob(prefix + ".*") + [os.path.join(model_dir, "pretrain_config.json")]:
+      for path in glob.glob(prefix + ".*") + [os.path.join(model_dir, fileio.PRETRAIN_CONFIG_FILE)]:
         shutil.copy(path, eval_dir)
       fileio.atomic_write(os.path.join(eval_dir, "checkpoint"),
                           f'model_checkpoint_path: "{os.path.basename(prefix)}"\n')

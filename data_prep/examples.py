@@ -13,7 +13,7 @@ order in which it draws random numbers, so a given random stream yields the same
 - segments are truncated to fit `[CLS] A [SEP] B [SEP]` in max_length; the
   cut tokens are discarded, not carried over.
 
-`serialize_example` writes the original's TFRecord features (`input_ids`,
+`ExampleSerializer.serialize` writes the original's TFRecord features (`input_ids`,
 `input_mask`, `segment_ids`: int64, length max_length) as a serialized
 `tf.train.Example`, encoded directly (about 5x faster than building the proto
 in Python; a test checks it parses to the same proto).

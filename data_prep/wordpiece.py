@@ -30,7 +30,7 @@ from electra_tf.text.tokenization import BasicTokenizer, FullTokenizer
 from electra_tf.text.vocab import SPECIAL_TOKENS
 
 # Text used to report the new vocab's [UNK] rate.
-_UNK_SAMPLE_BYTES = 1 << 20
+_UNK_SAMPLE_CHARS = 1 << 20
 
 
 def count_words(files: Sequence[str], do_lower_case: bool, strip_accents: bool,
@@ -77,7 +77,7 @@ def learn_vocab(word_counts: Dict[str, int], vocab_size: int) -> List[str]:
 
 def unknown_rate(vocab_file: str, files: Sequence[str], do_lower_case: bool,
                  strip_accents: bool) -> float:
-  """Share of [UNK] tokens in the first MiB of the corpus with this vocab."""
+  """Share of [UNK] tokens in the corpus' first 2^20 characters (whole lines) with this vocab."""
   tokenizer = FullTokenizer(vocab_file, do_lower_case, strip_accents)
   unk = tokenizer.vocab["[UNK]"]
   lines: List[str] = []
@@ -86,9 +86,9 @@ def unknown_rate(vocab_file: str, files: Sequence[str], do_lower_case: bool,
     for block in corpus.read_line_blocks(path, corpus.ReadCounts()):
       lines.extend(block)
       size += sum(map(len, block))
-      if size >= _UNK_SAMPLE_BYTES:
+      if size >= _UNK_SAMPLE_CHARS:
         break
-    if size >= _UNK_SAMPLE_BYTES:
+    if size >= _UNK_SAMPLE_CHARS:
       break
   ids = [i for encoded in tokenizer.encode_batch([l for l in lines if l]) for i in encoded]
   return sum(1 for i in ids if i == unk) / max(len(ids), 1)

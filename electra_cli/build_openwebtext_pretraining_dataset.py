@@ -13,7 +13,7 @@ import os
 from typing import Optional, Sequence
 
 from electra_cli.build_pretraining_dataset import add_common_flags
-from electra_tf import cli
+from electra_tf import cli, fileio
 
 
 def build_arg_parser():
@@ -31,7 +31,7 @@ def _run(argv: Optional[Sequence[str]]) -> int:
   owt_dir = os.path.join(args.data_dir, "openwebtext")
   tmp_root = os.path.join(args.data_dir, "tmp")
   options = pretraining_dataset.BuildOptions(
-      vocab_file=os.path.join(args.data_dir, "vocab.txt"),
+      vocab_file=os.path.join(args.data_dir, fileio.VOCAB_FILE),
       output_dir=os.path.join(args.data_dir, "pretrain_tfrecords"),
       max_seq_length=args.max_seq_length, num_processes=args.num_processes,
       num_out_files=args.num_out_files, blanks_separate_docs=False,

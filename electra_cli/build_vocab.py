@@ -58,7 +58,7 @@ def _run(argv: Optional[Sequence[str]]) -> int:
            + ("" if args.strip_accents else " --no-strip-accents"))
   print(f"Wrote {args.output_file}: {len(vocab):,} tokens ({len(vocab) - num_unused:,} "
         f"learned or special, {num_unused:,} [unusedN] filler) in "
-        f"{time.time() - start:.1f}s; [UNK] rate on the first MiB of the corpus "
+        f"{time.time() - start:.1f}s; [UNK] rate on the first 2^20 characters of the corpus "
         f"{rate:.3%}.\nNext: build_pretraining_dataset.py --vocab-file "
         f"{args.output_file}{flags} ..., and pre-train with "
         f"--hparams '{{\"vocab_size\": {len(vocab)}}}'", flush=True)

@@ -20,6 +20,7 @@ import dataclasses
 import os
 from typing import Any, Dict, List, Optional
 
+from electra_tf import fileio
 from electra_tf.config.hparams import ConfigError
 from electra_tf.config.model import (MODEL_SIZES, SIZE_EMBEDDING_SIZES, EncoderSizeConfig,
                                      get_bert_config)
@@ -160,10 +161,10 @@ class FinetuningConfig(EncoderSizeConfig, RuntimeConfig):
     if not isinstance(task_names, (list, tuple)) or not all(
         isinstance(name, str) for name in task_names):
       raise ConfigError(f"task_names must be a list of task names, got {task_names!r}")
-    pretrained_model_dir = os.path.join(self.data_dir, "models", self.model_name)
-    self.vocab_file = os.path.join(pretrained_model_dir, "vocab.txt")
+    pretrained_model_dir = self.pretrained_model_dir
+    self.vocab_file = os.path.join(pretrained_model_dir, fileio.VOCAB_FILE)
     if not os.path.exists(self.vocab_file):
-      self.vocab_file = os.path.join(self.data_dir, "vocab.txt")
+      self.vocab_file = os.path.join(self.data_dir, fileio.VOCAB_FILE)
     tasks = ",".join(task_names)
     self.init_checkpoint = pretrained_model_dir
     self.model_dir = os.path.join(pretrained_model_dir, "finetuning_models", tasks + "_model")

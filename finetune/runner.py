@@ -51,6 +51,7 @@ from finetune import modeling, registry
 from finetune.config import FinetuningConfig
 from finetune.modeling import TASK_SCOPE, FinetuningModel
 from finetune.preprocessing import CachedSplit, Preprocessor, num_train_steps, padded_size
+from finetune.results import Results, format_results, results_table, write_results
 from finetune.task import FinetuningDataError, Task
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,6 @@ logger = logging.getLogger(__name__)
 # Weights of a pre-training checkpoint that fine-tuning does not use.
 PRETRAINING_ONLY_WEIGHTS = ("generator", "discriminator_predictions/", "cloze_predictions/")
 
-Results = Dict[str, Dict[str, float]]  # task -> metric -> value
 
 # Training logs progress after the first FIRST_PROGRESS_STEPS steps, then about
 # every PROGRESS_SECONDS (and at least every iterations_per_loop steps).
@@ -337,7 +337,7 @@ class ModelRunner:
         scorer = task.get_split_scorer(split, cached.task_metadata(task.name))
         scorer.update(self.predict(task, cached, self.config.eval_batch_size))
         task_results.update({prefix + k: v for k, v in scorer.get_results().items()})
-      logger.info("%s: %s", task.name, " - ".join(f"{k}: {v:.2f}" for k, v in task_results.items()))
+      logger.info("%s: %s", task.name, format_results(task_results))
       results[task.name] = task_results
     return results
 
@@ -356,35 +356,6 @@ class ModelRunner:
 
 def checkpoints_in(directory: str) -> bool:
   return tf.io.gfile.isdir(directory) and tf.train.latest_checkpoint(directory) is not None
-
-
-def write_results(config: FinetuningConfig, results: Sequence[Results]) -> None:
-  """The original's results files: one `task: metric: value - ...` line per
-  task and trial (2 decimals), and the list of per-trial dicts as a pickle."""
-  lines = []
-  for trial_results in results:
-    for task_name, task_results in trial_results.items():
-      lines.append(task_name + ": " + " - ".join(f"{k}: {v:.2f}"
-                                                 for k, v in task_results.items()))
-  fileio.write_pickle(config.results_pkl, list(results))
-  fileio.atomic_write(config.results_txt, "".join(line + "\n" for line in lines))
-
-
-def results_table(results: Sequence[Results]) -> str:
-  """A table of every task and metric: mean and standard deviation over the
-  trials, the number of trials, and each trial's value."""
-  rows = [("task", "metric", "mean", "std", "trials", "per trial")]
-  metrics: Dict[Tuple[str, str], List[float]] = {}
-  for trial_results in results:
-    for task_name, task_results in trial_results.items():
-      for metric, value in task_results.items():
-        metrics.setdefault((task_name, metric), []).append(value)
-  for (task_name, metric), values in metrics.items():
-    rows.append((task_name, metric, f"{np.mean(values):.2f}", f"{np.std(values):.2f}",
-                 str(len(values)), " ".join(f"{v:.2f}" for v in values)))
-  widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-  return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-                   for row in rows)
 
 
 def _restore_task_files(config: FinetuningConfig, tasks: Sequence[Task]) -> None:

@@ -118,9 +118,6 @@ class Scorer(abc.ABC):
   def get_results(self) -> Dict[str, float]:
     """The metrics, in report order (the main metric first)."""
 
-  def results_str(self) -> str:
-    return " - ".join(f"{k}: {v:.2f}" for k, v in self.get_results().items())
-
 
 class TaskHead(tf_keras.layers.Layer):
   """A task's prediction layers on top of the shared encoder.

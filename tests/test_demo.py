@@ -19,7 +19,8 @@ def test_demo_help_shows_every_flag_with_its_default():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--num-train-steps", "0"], "argument --num-train-steps: expected a positive integer, got '0'"),
+    (["--num-train-steps", "0"],
+     "argument --num-train-steps: expected a positive integer, got '0'"),
     (["--num-finetune-epochs", "0"], "--num-finetune-epochs must be positive, got 0.0"),
     (["--demo-dir", "{file}"], "--demo-dir {file} is a file; choose a directory (a new one, or a "
                                "previous demo's to resume it)"),

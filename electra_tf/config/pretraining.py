@@ -15,6 +15,7 @@ import dataclasses
 import os
 from typing import Optional
 
+from electra_tf import fileio
 from electra_tf.config.hparams import ConfigError
 from electra_tf.config.model import (MODEL_SIZES, SIZE_EMBEDDING_SIZES, EncoderSizeConfig,
                                      TransformerConfig, get_bert_config)
@@ -128,7 +129,7 @@ class PretrainingConfig(EncoderSizeConfig, RuntimeConfig):
       self.pretrain_tfrecords = os.path.join(
           self.data_dir, "pretrain_tfrecords", "pretrain_data.tfrecord*")
     if self.vocab_file is None:
-      self.vocab_file = os.path.join(self.data_dir, "vocab.txt")
+      self.vocab_file = os.path.join(self.data_dir, fileio.VOCAB_FILE)
     if self.model_dir is None:
       self.model_dir = os.path.join(self.data_dir, "models", self.model_name)
     results_dir = os.path.join(self.model_dir, "results")

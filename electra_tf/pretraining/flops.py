@@ -132,10 +132,9 @@ def pretraining_flops(config: PretrainingConfig, num_steps: Optional[float] = No
     return disc_flops.train_flops(config.train_batch_size, steps)
   if not config.untied_generator:
     raise ValueError("FLOPs are counted for ELECTRA with a separate (smaller) generator only")
-  gen = get_generator_config(config, disc)
+  gen = get_generator_config(config, disc)  # its embedding_size: tied -> disc's, untied -> None
   gen_flops = TransformerFlops(
       gen.hidden_size, gen.num_hidden_layers, config.max_seq_length, gen.vocab_size,
-      disc_flops.embedding_width if not config.untied_generator_embeddings
-      else gen.embedding_size, gen.intermediate_size, gen.num_attention_heads)
+      gen.embedding_size, gen.intermediate_size, gen.num_attention_heads)
   return (disc_flops.train_flops(config.train_batch_size, steps, discriminator=True)
           + gen_flops.train_flops(config.train_batch_size, steps))

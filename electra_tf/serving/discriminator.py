@@ -56,10 +56,9 @@ def discriminator_exportable(network: ElectraNetwork, *, vocab_file: str, max_se
 
 @dataclasses.dataclass
 class LoadedDiscriminator:
-  """A discriminator rebuilt from a model dir, with what its run recorded."""
+  """A discriminator rebuilt from a model dir, and where its weights came from."""
   network: ElectraNetwork
   source: str
-  pretrain_config: Optional[PretrainingConfig]
 
 
 def _discriminator_of(model, source: str) -> ElectraNetwork:
@@ -116,17 +115,17 @@ def load_discriminator(model_dir: str,
     except (AssertionError, ValueError, tf.errors.OpError) as e:
       raise CheckpointError(f"cannot restore {prefix!r} into the model described by "
                             f"{config_path}: {e}") from e
-    return LoadedDiscriminator(_discriminator_of(model, prefix), prefix, config)
+    return LoadedDiscriminator(_discriminator_of(model, prefix), prefix)
   if source_format == "hf":
     if hparams:
       raise CheckpointError("Hugging Face directories take their sizes from config.json; "
                             "drop hparams")
     network, report = huggingface.network_from_hf(model_dir)
-    return LoadedDiscriminator(_discriminator_of(network, model_dir), report.source, None)
+    return LoadedDiscriminator(_discriminator_of(network, model_dir), report.source)
   loaded = (native.load_original(model_dir, hparams) if source_format == "original"
             else native.load_electra_tf(model_dir, hparams))
   source = loaded.report.source if loaded.report else model_dir
-  return LoadedDiscriminator(_discriminator_of(loaded.model, source), source, None)
+  return LoadedDiscriminator(_discriminator_of(loaded.model, source), source)
 
 
 @dataclasses.dataclass

@@ -129,9 +129,6 @@ class AdamWeightDecay(tf_keras.optimizers.Optimizer):
       self._m.append(self.add_variable_from_reference(var, "adam_m"))
       self._v.append(self.add_variable_from_reference(var, "adam_v"))
 
-  def variable_name(self, variable) -> str:
-    return self._names[self._var_key(variable)]
-
   def update_step(self, gradient, variable):
     index = self._index_dict[self._var_key(variable)]
     m, v = self._m[index], self._v[index]

@@ -373,5 +373,3 @@ class PartOfSpeech(TaggingTask):
 
 
 TAGGING_TASKS = (Chunking, NamedEntities, PartOfSpeech)
-# Values of the `tagging_tasks` hparam: {task name: level}.
-TAGGING_LEVELS = {"span": False, "token": True}

@@ -22,6 +22,8 @@ in Python; a test checks it parses to the same proto).
 import random
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from electra_tf.config.model import INPUT_FEATURES
+
 # Probability that an example has a single segment ("as in classification").
 SINGLE_SEGMENT_PROB = 0.1
 # First-segment target for single-segment examples: larger than any example.
@@ -32,7 +34,6 @@ RANDOM_LENGTH_PROB = 0.05
 MIN_RANDOM_LENGTH = 5
 # Probability that a line overflowing the first segment's target still joins it.
 OVERFLOW_JOIN_PROB = 0.5
-FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids")
 
 
 class PretrainingExample(NamedTuple):
@@ -208,7 +209,7 @@ class ExampleSerializer:
   def __init__(self, max_id: int):
     self._id_varint = [_varint(i) for i in range(max(max_id, 1) + 1)].__getitem__
     self._keys = [_length_delimited(_TAG_FIELD_1, name.encode())
-                  for name in FEATURE_NAMES]
+                  for name in INPUT_FEATURES]
     # len(packed input_ids) -> the bytes of its entry before the varints
     self._ids_headers: Dict[int, bytes] = {}
     # (max_length, num_tokens, first_segment_length) -> the input_mask and

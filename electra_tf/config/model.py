@@ -32,6 +32,10 @@ DEBUG_MODEL = {"num_hidden_layers": 3, "hidden_size": 144,
 
 SUPPORTED_ACTIVATIONS = ("gelu", "relu", "tanh", "linear")
 
+# The encoder's inputs, int [B, L] each: the original's pre-training TFRecord
+# features and the `serve_ids` signature's inputs.
+INPUT_FEATURES = ("input_ids", "input_mask", "segment_ids")
+
 
 @dataclasses.dataclass
 class TransformerConfig(HParams):

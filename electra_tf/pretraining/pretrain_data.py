@@ -24,9 +24,9 @@ from typing import Callable, Dict, List, Optional
 
 import tensorflow as tf
 
+from electra_tf.config.model import INPUT_FEATURES
 from electra_tf.errors import UserError
 
-FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids")
 # Files read in parallel, as the original's num_cpu_threads.
 MAX_CYCLE_LENGTH = 4
 # Record shuffle buffer, as the original.
@@ -59,7 +59,7 @@ def list_input_files(patterns: str) -> List[str]:
 
 def feature_spec(max_seq_length: int) -> Dict[str, tf.io.FixedLenFeature]:
   return {name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
-          for name in FEATURE_NAMES}
+          for name in INPUT_FEATURES}
 
 
 def parse_examples(serialized: tf.Tensor, max_seq_length: int) -> Dict[str, tf.Tensor]:
@@ -68,7 +68,7 @@ def parse_examples(serialized: tf.Tensor, max_seq_length: int) -> Dict[str, tf.T
   int32 because TPUs (and the model) want it; tf.train.Example only has int64.
   """
   features = tf.io.parse_example(serialized, feature_spec(max_seq_length))
-  return {name: tf.cast(features[name], tf.int32) for name in FEATURE_NAMES}
+  return {name: tf.cast(features[name], tf.int32) for name in INPUT_FEATURES}
 
 
 def _matching_files(config) -> List[str]:
@@ -218,11 +218,11 @@ def check_record(record: bytes, path: str, max_seq_length: int,
     raise PretrainingDataError(
         f"shard {path}: the first record is not a tf.train.Example ({e})") from e
   feature = example.features.feature
-  for name in FEATURE_NAMES:
+  for name in INPUT_FEATURES:
     if name not in feature or feature[name].WhichOneof("kind") != "int64_list":
       raise PretrainingDataError(
           f"shard {path}: the first record has no int64 feature {name!r} "
-          f"(it has {sorted(feature)}); expected {list(FEATURE_NAMES)} as written "
+          f"(it has {sorted(feature)}); expected {list(INPUT_FEATURES)} as written "
           "by build_pretraining_dataset.py")
     length = len(feature[name].int64_list.value)
     if length != max_seq_length:

@@ -34,7 +34,8 @@ import tensorflow as tf
 
 import electra_tf
 from electra_tf import fileio
-from electra_tf.serving.exportable import FEATURES, ExportableModel, ExportError, ServingContext
+from electra_tf.config.model import INPUT_FEATURES
+from electra_tf.serving.exportable import ExportableModel, ExportError, ServingContext
 from electra_tf.text.ingraph import InGraphTokenizer
 from electra_tf.text.tokenization import MAX_INPUT_CHARS_PER_WORD
 from electra_tf.text.vocab import load_vocab
@@ -140,7 +141,7 @@ class _ServingModule(tf.Module):
     # No Python control flow depends on tensors here: AutoGraph would only
     # spend time (most of an export's) converting the code.
     serve_ids = tf.function(self.serve_ids, autograph=False).get_concrete_function(
-        *(ids_spec(name) for name in FEATURES))
+        *(ids_spec(name) for name in INPUT_FEATURES))
     serve_text = tf.function(self.serve_text, autograph=False).get_concrete_function(
         *(text_spec(name) for name in self._exportable.text_inputs.names))
     return {TEXT_SIGNATURE: serve_text, IDS_SIGNATURE: serve_ids}
@@ -162,7 +163,7 @@ def serving_config(exportable: ExportableModel, version: int) -> Dict[str, Any]:
       "max_input_chars_per_word": MAX_INPUT_CHARS_PER_WORD,
       "tokenizer_unicode_version": unicodedata.unidata_version,
       "signatures": {TEXT_SIGNATURE: list(exportable.text_inputs.names),
-                     IDS_SIGNATURE: list(FEATURES)},
+                     IDS_SIGNATURE: list(INPUT_FEATURES)},
       "outputs": list(exportable.outputs),
       "encoder": exportable.encoder_config.to_dict(),
       "model": dict(exportable.config),

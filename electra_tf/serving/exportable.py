@@ -20,8 +20,6 @@ from electra_tf.errors import UserError
 from electra_tf.text.ingraph import InGraphTokenizer
 from electra_tf.text.packing import pack_inputs
 
-FEATURES = ("input_ids", "input_mask", "segment_ids")
-
 
 class ExportError(UserError, ValueError):
   """An export that cannot be done as asked (existing version, bad model)."""

@@ -5,7 +5,8 @@ import random
 import pytest
 import tensorflow as tf
 
-from data_prep.examples import FEATURE_NAMES, ExampleBuilder, ExampleSerializer, PretrainingExample
+from data_prep.examples import ExampleBuilder, ExampleSerializer, PretrainingExample
+from electra_tf.config.model import INPUT_FEATURES
 
 CLS, SEP = 101, 102
 
@@ -202,7 +203,7 @@ def to_proto(example: PretrainingExample) -> tf.train.Example:
   values = (example.input_ids, example.input_mask, example.segment_ids)
   return tf.train.Example(features=tf.train.Features(feature={
       name: tf.train.Feature(int64_list=tf.train.Int64List(value=v))
-      for name, v in zip(FEATURE_NAMES, values)}))
+      for name, v in zip(INPUT_FEATURES, values)}))
 
 
 @pytest.mark.parametrize("max_length,vocab_size", [(128, 30522), (512, 250000), (5, 10)])

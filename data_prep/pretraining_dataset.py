@@ -35,6 +35,7 @@ from data_prep import corpus, jobs
 from data_prep.corpus import DataPrepError
 from data_prep.examples import ExampleBuilder, ExampleSerializer, PretrainingExample
 from electra_tf import fileio
+from electra_tf.config.runtime import draw_seed
 from electra_tf.text.tokenization import make_tokenizer
 from electra_tf.text.vocab import SpecialTokenIds
 
@@ -415,7 +416,7 @@ def build(options: BuildOptions, inputs: Sequence[str],
   """
   _check_options(options)
   if options.seed is None:
-    options = dataclasses.replace(options, seed=random.SystemRandom().randrange(2**31))
+    options = dataclasses.replace(options, seed=draw_seed())
   corpus.prepare_output_dir(options.output_dir, protected_dirs)
   log(f"Writing {options.num_out_files} shards to {options.output_dir} from "
       f"{len(inputs)} input(s) with {options.num_processes} process(es), "

@@ -41,6 +41,7 @@ import tf_keras
 from electra_tf import fileio
 from electra_tf.checkpoints.original import CheckpointError
 from electra_tf.config.hparams import ConfigError
+from electra_tf.config.runtime import draw_seed
 from electra_tf.text.tokenization import FullTokenizer
 from electra_tf.text.vocab import check_vocab_size, require_tokens
 from electra_tf.training import distribution
@@ -442,7 +443,7 @@ def run_finetuning(config: FinetuningConfig,
   trial = 1
   while config.num_trials < 0 or trial <= config.num_trials:
     seed = (config.seed + trial - 1 if config.seed is not None
-            else int.from_bytes(os.urandom(4), "little") >> 1)
+            else draw_seed())
     if config.seed is None:
       logger.info("trial %d: seed %d (drawn, as no seed was given; saved in its "
                   "finetune_config.json)", trial, seed)

@@ -8,12 +8,18 @@ default (the original always ran float32; set "float32" for its numerics).
 """
 
 import dataclasses
+import os
 from typing import List, Optional
 
 from electra_tf.config.hparams import ConfigError, HParams
 
 DISTRIBUTION_STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "tpu")
 MIXED_PRECISION_POLICIES = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+
+
+def draw_seed() -> int:
+  """A fresh seed for a run given none: 31 random bits (an int32 and a JSON number)."""
+  return int.from_bytes(os.urandom(4), "little") >> 1
 
 
 @dataclasses.dataclass

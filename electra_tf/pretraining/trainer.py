@@ -32,6 +32,7 @@ from electra_tf import fileio
 from electra_tf.checkpoints import conversion, original
 from electra_tf.config.hparams import ConfigError
 from electra_tf.config.pretraining import PretrainingConfig
+from electra_tf.config.runtime import draw_seed
 from electra_tf.modeling import objective
 from electra_tf.modeling.pretraining_model import PretrainingModel
 from electra_tf.pretraining import pretrain_data
@@ -67,7 +68,7 @@ def resolve_seed(config: PretrainingConfig):
       return int(saved), f"from {saved_path}"
   if not config.do_train:
     return EVAL_SEED_WITHOUT_SAVED_CONFIG, "fixed for evaluation, as no seed was given or saved"
-  return (int.from_bytes(os.urandom(4), "little") >> 1,
+  return (draw_seed(),
           f"drawn, as no seed was given; saved in {fileio.PRETRAIN_CONFIG_FILE}")
 
 

@@ -14,7 +14,6 @@ Usage:
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,7 +23,7 @@ sys.path.insert(0, ROOT)
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-from bench import machine  # noqa: E402
+from bench import machine, timing  # noqa: E402
 from electra_tf import cli  # noqa: E402
 from electra_tf.modeling.layers import Dropout  # noqa: E402
 
@@ -43,15 +42,8 @@ def make_step(layer, x: tf.Variable):
 
 def time_steps(step, steps: int) -> float:
   """Median milliseconds per step over `steps` calls (after 3 warm-up calls)."""
-  for _ in range(3):
-    step()
-  times = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    _, grad = step()
-    grad.numpy()
-    times.append(time.perf_counter() - start)
-  return sorted(times)[len(times) // 2] * 1e3
+  times = timing.time_round_robin({"step": lambda: step()[1].numpy()}, steps, warmup=3)
+  return timing.percentile_ms(times["step"], 50)
 
 
 def main() -> int:

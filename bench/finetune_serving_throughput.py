@@ -42,6 +42,7 @@ import shutil  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bench import timing  # noqa: E402
 from bench.machine import cpu_header  # noqa: E402
 from bench.pretrain_throughput import HERE, peer_python, run_child  # noqa: E402
 from electra_tf import cli  # noqa: E402
@@ -96,14 +97,8 @@ def finetune_child(precision: str, steps: int, batch_size: int) -> dict:
 
 def latency_ms(run, calls: int):
   """(p50, p90) ms of `run()` over `calls` calls after 5 warm-up calls."""
-  for _ in range(5):
-    run()
-  times = []
-  for _ in range(calls):
-    start = time.perf_counter()
-    run()
-    times.append(1000.0 * (time.perf_counter() - start))
-  return float(np.percentile(times, 50)), float(np.percentile(times, 90))
+  times = timing.time_round_robin({"run": run}, calls)["run"]
+  return timing.percentile_ms(times, 50), timing.percentile_ms(times, 90)
 
 
 def serve_child(calls: int) -> dict:

@@ -18,21 +18,20 @@ Usage:
 """
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-from bench import machine  # noqa: E402
+from bench import machine, timing  # noqa: E402
 from electra_tf import cli  # noqa: E402
 from electra_tf.serving import export  # noqa: E402
 from electra_tf.text import tokenization  # noqa: E402
@@ -104,14 +103,11 @@ def main() -> int:
     windows = int(serve_text(question=tf.constant([question]),
                              context=tf.constant([context]))["num_windows"][0])
     paths = {"graph": graph_path, "python": python_path}
-    answers = {key: run(context) for key, run in paths.items()}  # warm-up
-    times = {key: [] for key in paths}
-    for _ in range(args.iterations):
-      for key, run in paths.items():
-        start = time.perf_counter()
-        run(context)
-        times[key].append(time.perf_counter() - start)
-    p50 = {key: 1000 * float(np.median(values)) for key, values in times.items()}
+    answers = {key: run(context) for key, run in paths.items()}
+    times = timing.time_round_robin(
+        {key: functools.partial(run, context) for key, run in paths.items()}, args.iterations,
+        warmup=1)
+    p50 = {key: timing.percentile_ms(values, 50) for key, values in times.items()}
     print(f"| {name} ({len(context.split())} words) | {windows} | {p50['graph']:.1f} | "
           f"{p50['python']:.1f} | {answers['graph'] == answers['python']} |")
   return 0

@@ -23,6 +23,7 @@ Usage:
 """
 
 import argparse
+import functools
 import os
 import shutil
 import sys
@@ -38,7 +39,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-from bench import machine  # noqa: E402
+from bench import machine, timing  # noqa: E402
 from bench.pretrain_throughput import matmul_peak_flops  # noqa: E402
 from electra_tf import cli  # noqa: E402
 from electra_tf.serving import export  # noqa: E402
@@ -50,24 +51,6 @@ from tests.helpers.featurization_reference import featurize_batch, sentiment_sen
 
 SEQ = 128
 VOCAB_FILE = os.path.join(ROOT, "data", "vocab.txt")
-
-
-def percentile_ms(seconds, q):
-  return 1000.0 * float(np.percentile(seconds, q))
-
-
-def time_round_robin(paths, inputs, calls):
-  """{name: [seconds per call]}, the paths taking turns call by call."""
-  for name, run in paths.items():
-    for _ in range(5):
-      run(inputs[name])  # warm-up: tracing, allocator, thread pools
-  times = {name: [] for name in paths}
-  for _ in range(calls):
-    for name, run in paths.items():
-      start = time.perf_counter()
-      run(inputs[name])
-      times[name].append(time.perf_counter() - start)
-  return times
 
 
 def main() -> int:
@@ -120,8 +103,11 @@ def main() -> int:
             for name in paths}
 
   single_inputs, batched_inputs = inputs_for(1), inputs_for(32)
-  single = time_round_robin(paths, single_inputs, args.iterations)
-  batched = time_round_robin(paths, batched_inputs, args.batches)
+  def with_inputs(inputs):
+    return {name: functools.partial(run, inputs[name]) for name, run in paths.items()}
+
+  single = timing.time_round_robin(with_inputs(single_inputs), args.iterations)
+  batched = timing.time_round_robin(with_inputs(batched_inputs), args.batches)
   peak = matmul_peak_flops(tf.float32)
   print(machine.cpu_header())
   print(f"ELECTRA-Small classifier (hidden {config.hidden_size}, {config.num_hidden_layers} "
@@ -137,8 +123,8 @@ def main() -> int:
   print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
   for name in paths:
     throughput = 32 / float(np.median(batched[name]))
-    print(f"| {name:<37} | {percentile_ms(single[name], 50):>14.2f} | "
-          f"{percentile_ms(single[name], 99):>14.2f} | {throughput:>14.1f} |")
+    print(f"| {name:<37} | {timing.percentile_ms(single[name], 50):>14.2f} | "
+          f"{timing.percentile_ms(single[name], 99):>14.2f} | {throughput:>14.1f} |")
   if not args.keep_export:
     shutil.rmtree(export_dir)
   return 0

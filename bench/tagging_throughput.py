@@ -31,6 +31,7 @@ sys.path.insert(0, ROOT)
 from bench.machine import cpu_header  # noqa: E402
 from electra_tf import cli  # noqa: E402
 from electra_tf.training import distribution  # noqa: E402
+from finetune import datasets  # noqa: E402
 from finetune.config import FinetuningConfig  # noqa: E402
 from finetune.runner import ModelRunner, prepare_run  # noqa: E402
 
@@ -40,8 +41,7 @@ SENTIMENT_FILE = os.path.join(ROOT, "data", "sentiment", "amazonReviewSnippets_G
 
 def write_corpus(data_dir: str, num_sentences: int) -> None:
   """The review sentences, one word a line, each word a one-word NP."""
-  with open(SENTIMENT_FILE, encoding="utf-8") as f:
-    sentences = [line.split("\t")[-1].split() for line in f if line.strip()]
+  sentences = [sentence.split() for _, _, sentence in datasets.read_sentiment_file(SENTIMENT_FILE)]
   task_dir = os.path.join(data_dir, "finetuning_data", "chunk")
   os.makedirs(task_dir, exist_ok=True)
   text = "\n".join("".join(f"{word} B-NP\n" for word in words)

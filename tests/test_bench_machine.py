@@ -10,10 +10,12 @@ import pytest
 from bench import machine
 from tests.conftest import ROOT
 
-# torch_peers.py runs in the TF-free peers' venv and prints JSON rows that
-# pretrain_throughput.py and finetune_serving_throughput.py put under their header.
-NOT_BENCHMARKS = {"machine.py", "torch_peers.py"}
-BENCHMARKS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name not in NOT_BENCHMARKS)
+# The scripts (not the helper modules); torch_peers.py runs in the TF-free peers'
+# venv and prints JSON rows that pretrain_throughput.py and
+# finetune_serving_throughput.py put under their header.
+BENCHMARKS = sorted(p.name for p in (ROOT / "bench").glob("*.py")
+                    if 'if __name__ == "__main__":' in p.read_text(encoding="utf-8")
+                    and p.name != "torch_peers.py")
 
 
 def proc_cpuinfo_flags():

@@ -20,17 +20,12 @@ def lscpu_fields() -> Dict[str, str]:
           (line.split(":", 1) for line in lines.splitlines() if ":" in line)}
 
 
-def cpu_flags(*prefixes: str) -> str:
-  """The CPU's lscpu flags that start with one of `prefixes`, space-separated, sorted."""
-  return " ".join(sorted(flag for flag in lscpu_fields().get("Flags", "").split()
-                         if flag.startswith(prefixes)))
-
-
 def cpu_header() -> str:
   """One line: `CPU: <lscpu model name>; <n> CPU(s); flags: <avx*, amx*, fma flags>`."""
   fields = lscpu_fields()
   if not fields:
     return f"CPU: unknown (lscpu unavailable); {os.cpu_count()} CPU(s)"
-  flags = cpu_flags(*HEADER_FLAG_PREFIXES)
+  flags = " ".join(sorted(flag for flag in fields.get("Flags", "").split()
+                          if flag.startswith(HEADER_FLAG_PREFIXES)))
   return (f"CPU: {fields.get('Model name', '?')}; {fields.get('CPU(s)', os.cpu_count())} "
           f"CPU(s); flags: {flags or 'no avx/amx/fma'}")
